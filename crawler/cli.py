@@ -1,0 +1,437 @@
+"""The `newsarchive` command: a thin layer over the crawler and storage functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from w3lib.encoding import html_to_unicode
+
+from crawler.extraction import extract_article_or_reason
+from crawler.items import ARTICLE, PageItem
+from crawler.normalization import canonical_url, normalize_article, to_utc
+from crawler.runner import (
+    LOCAL_SITE_SETTINGS,
+    InvalidSetting,
+    parse_overrides,
+    project_settings,
+    run_crawl,
+)
+from crawler.spiders.news import InvalidSpiderArgument, parse_start_urls
+from storage.database import (
+    DEFAULT_DATABASE_URL,
+    DatabaseURLError,
+    make_engine,
+    make_session_factory,
+    normalize_database_url,
+    session_scope,
+)
+from storage.exports import article_export, record_export, write_csv, write_jsonl
+from storage.migrate import ensure_current
+from storage.models import Article, CrawlRun
+from storage.queries import (
+    ArticleFilter,
+    archive_stats,
+    article_banners,
+    article_by_fetched_url,
+    article_by_id,
+    article_by_url,
+    crawl_run,
+    iter_articles,
+)
+from storage.search import SNIPPET_END, SNIPPET_START, InvalidSearchQuery, search_articles
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+class CliError(click.ClickException):
+    """An error the user can fix: printed as one line, exit status 1."""
+
+
+def database_option(function: F) -> F:
+    return click.option(
+        "--db",
+        "database_url",
+        envvar="NEWSARCHIVE_DATABASE_URL",
+        default=DEFAULT_DATABASE_URL,
+        show_default=True,
+        help="Archive: sqlite:///FILE, a file path, or postgresql://... "
+        "(env NEWSARCHIVE_DATABASE_URL).",
+    )(function)
+
+
+def filter_options(function: F) -> F:
+    function = click.option("--until", help="Only articles published before the end of DATE.")(
+        function
+    )
+    function = click.option("--since", help="Only articles published on or after DATE.")(function)
+    return click.option("--site", help="Only articles of this site (host name).")(function)
+
+
+def parse_date_option(name: str, value: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """Read a --since/--until value (2014-05-30, or a date and time) as a UTC datetime."""
+    if value is None:
+        return None
+    parsed = to_utc(value, dayfirst=False)
+    if parsed is None:
+        raise click.BadParameter(f"not a date: {value!r} (use YYYY-MM-DD)", param_hint=name)
+    is_date_only = len(value.strip()) <= len("2014-05-30")
+    return parsed + timedelta(days=1) if end_of_day and is_date_only else parsed
+
+
+def article_filter(site: str | None, since: str | None, until: str | None) -> ArticleFilter:
+    return ArticleFilter(
+        site=site,
+        since=parse_date_option("--since", since),
+        until=parse_date_option("--until", until, end_of_day=True),
+    )
+
+
+@contextmanager
+def open_archive(database_url: str) -> Iterator[Session]:
+    """Yield a read session on an existing archive (upgraded first if it is older)."""
+    url = normalize_database_url(database_url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise CliError(
+            f"no archive at {url.removeprefix('sqlite:///')}: run `newsarchive crawl URL` first"
+        )
+    ensure_current(url)
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="newsarchive")
+def cli() -> None:
+    """Crawl news sites into a clean, searchable SQL archive."""
+
+
+# --- crawling ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@database_option
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="Override a Scrapy or ARCHIVE_* setting (repeatable).")  # fmt: skip
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log (INFO and above).")
+@click.option("--no-progress", is_flag=True, help="No live progress line.")
+def crawl(
+    urls: tuple[str, ...],
+    database_url: str,
+    overrides: tuple[str, ...],
+    verbose: bool,
+    no_progress: bool,
+) -> None:
+    """Crawl the sites of URLS (home, section, feed, sitemap or robots.txt URLs) into the archive."""
+    try:
+        start_urls = parse_start_urls(list(urls))
+        settings_overrides: dict[str, Any] = {
+            "LOG_LEVEL": "INFO" if verbose else "WARNING",
+            "ARCHIVE_PROGRESS": not no_progress and sys.stderr.isatty(),
+        }
+        settings_overrides.update(parse_overrides(overrides))
+    except (InvalidSpiderArgument, InvalidSetting) as exc:
+        raise click.UsageError(str(exc)) from exc
+    crawl_into_archive(start_urls, database_url, settings_overrides)
+
+
+def crawl_into_archive(start_urls: list[str], database_url: str, overrides: dict[str, Any]) -> int:
+    """Prepare the archive, run the crawl, print its summary; return the run id."""
+    url = normalize_database_url(database_url)
+    ensure_current(url)
+    run_id = run_crawl(start_urls, project_settings(url, overrides))
+    if run_id is None:
+        raise CliError("the crawl did not start: see the log above")
+    with open_archive(url) as session:
+        run = crawl_run(session, run_id)
+        assert run is not None  # noqa: S101 - the pipeline wrote it
+        print_run(run)
+        if run.status != "finished":
+            raise CliError(f"crawl {run.id} ended early: {run.finish_reason}")
+    return run_id
+
+
+def print_run(run: CrawlRun) -> None:
+    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
+    err.print(
+        f"crawl {run.id} {run.status} in {duration:.1f} s: "
+        f"{run.pages_fetched_count} pages fetched, "
+        f"{run.articles_new_count} new articles, {run.articles_updated_count} updated, "
+        f"{run.articles_unchanged_count} unchanged, {run.error_count} errors"
+    )
+
+
+@cli.command()
+@database_option
+@click.option("--query", default="harbour", show_default=True, help="What the demo searches for.")
+def demo(database_url: str, query: str) -> None:
+    """Serve the bundled sample news site on loopback, crawl it, and show the archive."""
+    from crawler.demo.server import serve_demo_site  # only the demo needs the sample site
+
+    with serve_demo_site() as server:
+        err.print(f"serving the sample site The Harbour Gazette at {server.site.base_url}")
+        overrides: dict[str, Any] = {
+            **LOCAL_SITE_SETTINGS,
+            "LOG_LEVEL": "WARNING",
+            "ARCHIVE_PROGRESS": sys.stderr.isatty(),
+        }
+        crawl_into_archive([f"{server.site.base_url}/"], database_url, overrides)
+    with open_archive(database_url) as session:
+        articles = list(iter_articles(session, ArticleFilter()))
+        out.print(f"\n[bold]{len(articles)} articles archived[/bold] in {database_url}:")
+        for article in sorted(
+            articles, key=lambda a: a.published_at or datetime.min.replace(tzinfo=UTC), reverse=True
+        ):
+            date = f"{article.published_at:%Y-%m-%d}" if article.published_at else "no date   "
+            out.print(
+                f"  {date}  {escape(article.section or '-'):<9} {escape(article.title or '')}"
+            )
+        banners = {b.id: b for a in articles for b in article_banners(a)}
+        out.print(f"\n[bold]{len(banners)} banners[/bold] kept out of the bodies:")
+        for banner in banners.values():
+            first_line = banner.text.split("\n")[0]
+            out.print(f"  {banner.kind:<10} on {banner.page_count} pages: {escape(first_line)}")
+        out.print(f"\n[bold]newsarchive search {query!r}[/bold]")
+        print_hits(search_articles(session, query, ArticleFilter(), limit=5))
+    out.print(
+        "\nTry: newsarchive search WORDS, newsarchive show ID, newsarchive export --format csv"
+    )
+
+
+# --- extraction -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--url", help="The URL the pages were fetched from (for canonical URLs and dates).")
+def extract(files: tuple[Path, ...], url: str | None) -> None:
+    """Extract articles from saved HTML FILES; print one JSON object per file (JSON Lines)."""
+    failures = 0
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            err.print(f"error: cannot read {path}: {exc.strerror}")
+            failures += 1
+            continue
+        _, text = html_to_unicode(None, raw)
+        page_url = url or path.resolve().as_uri().replace("file://", "http://localhost", 1)
+        page = PageItem(
+            url=page_url,
+            final_url=page_url,
+            status=200,
+            fetched_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
+            page_kind=ARTICLE,
+            body=raw,
+            text=text,
+        )
+        extracted, reason = extract_article_or_reason(page)
+        if extracted is None:
+            record: dict[str, Any] = {"file": str(path), "error": f"no article: {reason}"}
+        else:
+            record = {"file": str(path), **record_export(normalize_article(extracted))}
+            del record["id"]
+        click.echo(json.dumps(record, ensure_ascii=False))
+    if failures:
+        sys.exit(1)
+
+
+# --- querying ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("query")
+@database_option
+@filter_options
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
+def search(
+    query: str, database_url: str, site: str | None, since: str | None, until: str | None,
+    limit: int, output_format: str,
+) -> None:  # fmt: skip
+    """Full-text search of titles and bodies: words, "a phrase", OR, -excluded."""
+    filters = article_filter(site, since, until)
+    with open_archive(database_url) as session:
+        try:
+            hits = search_articles(session, query, filters, limit=limit)
+        except InvalidSearchQuery as exc:
+            raise click.BadParameter(str(exc), param_hint="QUERY") from exc
+    if output_format == "json":
+        click.echo(json.dumps([
+            {"id": h.article_id, "url": h.url, "site": h.site, "title": h.title,
+             "published": h.published_at.isoformat() if h.published_at else None,
+             "snippet": h.snippet, "score": round(h.score, 6)}
+            for h in hits
+        ], ensure_ascii=False, indent=2))  # fmt: skip
+        return
+    print_hits(hits)
+
+
+def print_hits(hits: list[Any]) -> None:
+    if not hits:
+        out.print("no matching articles")
+        return
+    table = Table(show_lines=True, expand=False)
+    for name in ("id", "published", "site", "title and snippet"):
+        table.add_column(name, overflow="fold")
+    for hit in hits:
+        snippet = escape(hit.snippet).replace(SNIPPET_START, "[bold yellow]", 1)
+        while SNIPPET_START in snippet:
+            snippet = snippet.replace(SNIPPET_END, "[/bold yellow]", 1).replace(
+                SNIPPET_START, "[bold yellow]", 1
+            )
+        if "[bold yellow]" in snippet and snippet.count("[bold yellow]") > snippet.count(
+            "[/bold yellow]"
+        ):
+            snippet += "[/bold yellow]"
+        date = f"{hit.published_at:%Y-%m-%d}" if hit.published_at else ""
+        table.add_row(
+            str(hit.article_id),
+            date,
+            hit.site,
+            f"[bold]{escape(hit.title or '')}[/bold]\n{snippet}",
+        )
+    out.print(table)
+
+
+@cli.command()
+@click.argument("article")
+@database_option
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+def show(article: str, database_url: str, output_format: str) -> None:
+    """Show one article (by URL or id) with its metadata and its banners."""
+    with open_archive(database_url) as session:
+        found = find_article(session, article)
+        if found is None:
+            raise CliError(f"no article {article!r} in the archive")
+        record = article_export(found)
+    if output_format == "json":
+        click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    out.print(f"[bold]{escape(record['title'] or '(no title)')}[/bold]")
+    for name in ("id", "url", "site", "site_name", "authors", "published", "modified",
+                 "date_source", "language", "section", "tags", "description", "content_hash",
+                 "extractor", "first_seen", "last_seen"):  # fmt: skip
+        value = record[name]
+        if isinstance(value, list):
+            value = ", ".join(value)
+        out.print(
+            f"[dim]{name:>12}[/dim]  {escape(str(value)) if value not in (None, '') else '-'}"
+        )
+    out.print(f"[dim]{'banners':>12}[/dim]  {len(record['banners'])}")
+    for banner in record["banners"]:
+        out.print(f"    [{banner['kind']}] {escape(banner['text'].replace(chr(10) * 2, ' '))}")
+    out.print()
+    out.print(escape(record["body"]))
+
+
+def find_article(session: Session, reference: str) -> Article | None:
+    """Find an article by id, canonical URL, or a URL it was fetched from."""
+    if reference.isdigit():
+        return article_by_id(session, int(reference))
+    if not reference.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"not an article id or http(s) URL: {reference!r}", param_hint="ARTICLE"
+        )
+    return article_by_url(session, canonical_url(reference)) or article_by_fetched_url(
+        session, reference
+    )
+
+
+@cli.command()
+@database_option
+@filter_options
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output).",
+)
+def export(
+    database_url: str, site: str | None, since: str | None, until: str | None,
+    output_format: str, output: Path | None,
+) -> None:  # fmt: skip
+    """Export articles, one record each, as JSON Lines or CSV."""
+    filters = article_filter(site, since, until)
+    writer = write_jsonl if output_format == "jsonl" else write_csv
+    with open_archive(database_url) as session:
+        records = (article_export(a) for a in iter_articles(session, filters))
+        if output is None:
+            writer(records, sys.stdout)
+            return
+        if not output.parent.is_dir():
+            raise CliError(f"cannot write {output}: folder {output.parent} does not exist")
+        partial = output.with_name(f".{output.name}.partial")
+        try:
+            with partial.open("w", encoding="utf-8", newline="") as handle:
+                count = writer(records, handle)
+            partial.replace(output)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise CliError(f"cannot write {output}: {exc.strerror}") from exc
+    err.print(f"wrote {count} articles to {output}")
+
+
+@cli.command()
+@database_option
+def stats(database_url: str) -> None:
+    """Counts of articles, sites, banners and fetches, and the last crawl."""
+    with open_archive(database_url) as session:
+        figures = archive_stats(session)
+        out.print(f"articles  {figures.article_count}")
+        out.print(f"sites     {figures.site_count}")
+        out.print(f"banners   {figures.banner_count}")
+        out.print(f"fetches   {figures.fetch_count}")
+        run = figures.last_run
+        if run is None:
+            out.print("last crawl  none")
+            return
+        finished = f"{run.finished_at:%Y-%m-%d %H:%M:%S} UTC" if run.finished_at else "not finished"
+        out.print(
+            f"last crawl  #{run.id} {run.status}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC, "
+            f"ended {finished}: {run.pages_fetched_count} pages, {run.articles_new_count} new, "
+            f"{run.articles_updated_count} updated, {run.articles_unchanged_count} unchanged, "
+            f"{run.error_count} errors"
+        )
+
+
+def main() -> None:
+    """Run the command; library errors become one line on stderr, never a traceback."""
+    try:
+        cli.main(standalone_mode=True)
+    except DatabaseURLError as exc:
+        err.print(f"error: {exc}")
+        sys.exit(2)
+    except SQLAlchemyError as exc:
+        err.print(
+            f"error: database: {str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0]}"
+        )
+        sys.exit(4)
+    except FileNotFoundError as exc:
+        err.print(f"error: {exc}")
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""The sample news site that `newsarchive demo` and the tests crawl."""

@@ -1,0 +1,16 @@
+"""Why an item stops: DropItem subclasses, each named after the counter it shows in the stats
+(`item_dropped_reasons_count/NotAnArticle`)."""
+
+from __future__ import annotations
+
+from scrapy.exceptions import DropItem
+
+
+class NotAnArticle(DropItem):
+    """The page was archived as a fetch, but holds no article (listing, error, too short).
+
+    Logged at DEBUG: most pages of a crawl are not articles, and that is no news.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, log_level="DEBUG")

@@ -1,0 +1,218 @@
+"""extract_article(): the article in a page, its metadata and its banners.
+
+The only module that imports trafilatura. The page is parsed once with lxml; notice boxes are
+found and taken out of that tree (crawler.banners), structured metadata is read from it
+(crawler.metadata), then trafilatura extracts the body and the rest of the metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from importlib.metadata import version
+
+import trafilatura
+from lxml import etree, html
+
+from crawler.banners import find_banners, remove_elements
+from crawler.items import DateCandidate, ExtractedArticle, PageItem
+from crawler.metadata import (
+    breadcrumb_labels,
+    breadcrumb_section,
+    declared_canonical_url,
+    json_ld_article,
+    modified_candidates,
+    page_language,
+    published_candidates,
+)
+from crawler.normalization import to_utc
+
+logger = logging.getLogger(__name__)
+
+# The trafilatura options we use, written out once.
+TRAFILATURA_OPTIONS = {
+    "include_comments": False,
+    "include_tables": True,
+    "include_images": False,
+    "include_links": False,
+    "with_metadata": True,
+    "deduplicate": False,
+    "favor_precision": False,
+}
+EXTRACTOR = f"trafilatura {version('trafilatura')}"
+DEFAULT_MIN_TEXT_CHARS = 200
+# A date as datelines write it: 30/05/2014, 2014-05-30, 30 May 2014, May 30, 2014, 30. Mai 2014.
+DATE_TOKEN = re.compile(
+    r"\b(?:\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|"
+    r"\d{1,2}\.? [^\W\d]+ \d{4}|[^\W\d]+ \d{1,2},? \d{4})\b"
+)
+# A dateline is short and says little but the date: "Published on 30/05/2014 at 10:15".
+MAX_DATELINE_WORDS = 6
+MAX_DATELINE_CHARS = 80
+
+
+class ExtractionError(ValueError):
+    """The page could not be read as HTML."""
+
+
+def parse_html(text: str) -> html.HtmlElement:
+    """Parse a decoded page into an lxml tree; raise ExtractionError if there is no document."""
+    if not text.strip():
+        raise ExtractionError("empty page")
+    try:
+        tree = html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractionError(f"not HTML: {exc}") from exc
+    return tree
+
+
+def extract_article(
+    page: PageItem, *, min_text_chars: int = DEFAULT_MIN_TEXT_CHARS
+) -> ExtractedArticle | None:
+    """Return the article in `page`, or None (logged at DEBUG with the reason) if there is none."""
+    article, reason = extract_article_or_reason(page, min_text_chars=min_text_chars)
+    if article is None:
+        logger.debug("no article at %s: %s", page.final_url, reason)
+    return article
+
+
+def extract_article_or_reason(
+    page: PageItem, *, min_text_chars: int = DEFAULT_MIN_TEXT_CHARS
+) -> tuple[ExtractedArticle | None, str]:
+    """Return the article in `page`, or None and the reason there is none."""
+    try:
+        tree = parse_html(page.text)
+    except ExtractionError as exc:
+        return None, str(exc)
+    return extract_from_tree(
+        tree,
+        url=page.final_url,
+        fetched_at=page.fetched_at,
+        listed_dates=page.listed_dates,
+        min_text_chars=min_text_chars,
+    )
+
+
+def extract_from_tree(
+    tree: html.HtmlElement,
+    *,
+    url: str,
+    fetched_at: datetime,
+    listed_dates: tuple[DateCandidate, ...] = (),
+    min_text_chars: int = DEFAULT_MIN_TEXT_CHARS,
+) -> tuple[ExtractedArticle | None, str]:
+    """Extract from a parsed page; the tree is consumed (notices are removed from it)."""
+    banners = find_banners(tree)
+    remove_elements([found.element for found in banners])
+    published = published_candidates(tree, url, listed_dates)
+    modified = modified_candidates(tree)
+    language = page_language(tree)
+    canonical = declared_canonical_url(tree, url)
+    json_ld = json_ld_article(tree) or {}
+    crumbs = breadcrumb_labels(tree)
+
+    document = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
+    if document is None or not (document.text or "").strip():
+        return None, "no main text found"
+    title = document.title or _json_ld_text(json_ld.get("headline"))
+    body = strip_leading_repeats(document.text, title=title, breadcrumb=crumbs)
+    if len(body) < min_text_chars:
+        return None, f"main text too short ({len(body)} < {min_text_chars} characters)"
+    if document.date:
+        published.append(DateCandidate(value=document.date, source="htmldate"))
+    return (
+        ExtractedArticle(
+            url=url,
+            fetched_at=fetched_at,
+            title=title,
+            authors=_split_authors(document.author) or _json_ld_authors(json_ld),
+            published_candidates=tuple(published),
+            modified_candidates=tuple(modified),
+            language=language or document.language,
+            section=breadcrumb_section(tree, title) or _first(document.categories),
+            tags=tuple(document.tags or ()),
+            description=document.description,
+            site_name=document.sitename,
+            declared_canonical_url=canonical,
+            body=body,
+            banners=tuple(found.banner for found in banners),
+            extractor=EXTRACTOR,
+        ),
+        "",
+    )
+
+
+def strip_leading_repeats(text: str, *, title: str | None, breadcrumb: list[str]) -> str:
+    """Drop the headline, breadcrumb and dateline lines that open a body, if extraction kept them.
+
+    Only lines before the first real paragraph are looked at, so a body that quotes its own
+    headline or a date later on is left alone.
+    """
+    lines = [line.strip() for line in text.split("\n")]
+    title_key = _key(title)
+    crumb_keys = {_key(label) for label in breadcrumb}
+    crumb_line = _key(" ".join(breadcrumb))
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        key = _key(line)
+        if not line:
+            index += 1
+            continue
+        is_repeat = (
+            (title_key and key == title_key)
+            or (crumb_keys and (key in crumb_keys or key == crumb_line))
+            or (
+                title_key
+                and crumb_keys
+                and key.endswith(title_key)
+                and len(key) < 2 * len(title_key) + 40
+            )
+            or is_dateline(line)
+        )
+        if not is_repeat:
+            break
+        index += 1
+    return "\n".join(lines[index:]).strip()
+
+
+def is_dateline(line: str) -> bool:
+    """Tell whether a line is a dateline: short, with a readable date and little else."""
+    if len(line) > MAX_DATELINE_CHARS or not (match := DATE_TOKEN.search(line)):
+        return False
+    rest = line[: match.start()] + line[match.end() :]
+    return len(rest.split()) <= MAX_DATELINE_WORDS and to_utc(match.group(0)) is not None
+
+
+def _key(text: str | None) -> str:
+    return " ".join((text or "").casefold().split())
+
+
+def _first(values: list[str] | None) -> str | None:
+    return values[0] if values else None
+
+
+def _split_authors(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(
+        name.strip() for name in re.split(r";|\band\b|,(?=\s*\w+\s+\w+)", value) if name.strip()
+    )
+
+
+def _json_ld_text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _json_ld_authors(entry: dict[str, object]) -> tuple[str, ...]:
+    authors = entry.get("author")
+    if not isinstance(authors, list):
+        authors = [authors]
+    names = []
+    for author in authors:
+        if isinstance(author, str):
+            names.append(author)
+        elif isinstance(author, dict) and isinstance(author.get("name"), str):
+            names.append(author["name"])
+    return tuple(names)

@@ -1,0 +1,89 @@
+"""The items passed between the crawl's stages: frozen dataclasses, no Scrapy.
+
+PageItem (spider) → ExtractedPageItem (extraction) → ArchivePageItem (normalization) → storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.records import ArticleRecord, FetchRecord
+
+# What a fetched page is, as the spider sees it.
+ARTICLE, LISTING, OTHER, ERROR, FEED, SITEMAP, ROBOTS = (
+    "article", "listing", "other", "error", "feed", "sitemap", "robots",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class DateCandidate:
+    """A date found for an article, with where it was found (`jsonld`, `meta`, `feed`, ...)."""
+
+    value: str
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageItem:
+    """One fetched page: what came over the wire, and what the spider knows about it."""
+
+    url: str
+    final_url: str
+    status: int
+    fetched_at: datetime
+    page_kind: str
+    content_type: str | None = None
+    body: bytes = b""
+    text: str = ""  # the body decoded (HTTP charset, then BOM and meta, then detection)
+    listed_dates: tuple[DateCandidate, ...] = ()  # from the feed or sitemap that listed it
+    listed_title: str | None = None
+    error: str | None = None  # why the fetch failed, when there is no response
+
+
+@dataclass(frozen=True, kw_only=True)
+class BannerText:
+    """A notice found on a page and kept out of its body."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtractedArticle:
+    """What extraction found in a page, as raw strings, with the page's identity."""
+
+    url: str
+    fetched_at: datetime
+    title: str | None
+    authors: tuple[str, ...]
+    published_candidates: tuple[DateCandidate, ...]  # best first
+    modified_candidates: tuple[DateCandidate, ...]
+    language: str | None
+    section: str | None
+    tags: tuple[str, ...]
+    description: str | None
+    site_name: str | None
+    declared_canonical_url: str | None
+    body: str
+    banners: tuple[BannerText, ...]
+    extractor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtractedPageItem:
+    """A page after extraction: the article, or why there is none."""
+
+    page: PageItem
+    article: ExtractedArticle | None
+    rejection: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArchivePageItem:
+    """A page ready to store: the fetch, and the normalized article if there is one."""
+
+    host: str
+    fetch: FetchRecord
+    article: ArticleRecord | None
+    rejection: str | None = None

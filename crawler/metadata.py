@@ -1,0 +1,184 @@
+"""Structured metadata read straight from a page's tree: JSON-LD, meta tags, `<time>`,
+breadcrumbs, rel=canonical, language. Pure functions over an lxml tree, no Scrapy."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urljoin
+
+from lxml import html
+
+from crawler.items import DateCandidate
+
+ARTICLE_TYPES = frozenset(
+    {
+        "Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle", "AnalysisNewsArticle",
+        "OpinionNewsArticle", "ReviewNewsArticle", "BackgroundNewsArticle", "Report",
+        "ScholarlyArticle", "TechArticle", "LiveBlogPosting", "SatiricalArticle",
+    }
+)  # fmt: skip
+PUBLISHED_META = (
+    "article:published_time", "og:article:published_time", "datePublished",
+    "publish-date", "pubdate", "publishdate", "date", "dc.date", "dc.date.issued",
+    "dcterms.created", "sailthru.date", "parsely-pub-date", "cXenseParse:recs:publishtime",
+)  # fmt: skip
+MODIFIED_META = (
+    "article:modified_time", "og:updated_time", "dateModified", "last-modified",
+    "dcterms.modified", "dc.date.modified",
+)  # fmt: skip
+URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|-|$)")
+BREADCRUMB_XPATH = (
+    "//*[contains(translate(@class, 'BREADCRUMB', 'breadcrumb'), 'breadcrumb')"
+    " or contains(translate(@id, 'BREADCRUMB', 'breadcrumb'), 'breadcrumb')"
+    " or contains(translate(@aria-label, 'BREADCRUMB', 'breadcrumb'), 'breadcrumb')]"
+)
+BREADCRUMB_SEPARATORS = frozenset({">", "/", "\u00bb", "\u203a", "|"})
+HOME_LABELS = frozenset({"home", "accueil", "startseite", "inicio", "início", "home page", "homepage"})
+
+
+def json_ld_objects(tree: html.HtmlElement) -> list[dict[str, Any]]:
+    """Return every JSON-LD object of the page, `@graph` members included; bad JSON is skipped."""
+    objects: list[dict[str, Any]] = []
+    for script in tree.xpath("//script[@type='application/ld+json']"):
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            continue
+        objects.extend(_flatten_json_ld(data))
+    return objects
+
+
+def _flatten_json_ld(data: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(data, list):
+        for entry in data:
+            yield from _flatten_json_ld(entry)
+    elif isinstance(data, dict):
+        yield data
+        if "@graph" in data:
+            yield from _flatten_json_ld(data["@graph"])
+
+
+def json_ld_types(entry: dict[str, Any]) -> set[str]:
+    """Return the schema.org types of a JSON-LD object."""
+    types = entry.get("@type", [])
+    return {str(t).rsplit("/", 1)[-1] for t in (types if isinstance(types, list) else [types])}
+
+
+def json_ld_article(tree: html.HtmlElement) -> dict[str, Any] | None:
+    """Return the page's JSON-LD article object (NewsArticle, BlogPosting, ...), if any."""
+    for entry in json_ld_objects(tree):
+        if json_ld_types(entry) & ARTICLE_TYPES:
+            return entry
+    return None
+
+
+def meta_content(tree: html.HtmlElement, names: tuple[str, ...]) -> list[str]:
+    """Return the contents of the meta tags with these names or properties, in `names` order."""
+    wanted = {name.lower(): index for index, name in enumerate(names)}
+    found: list[tuple[int, str]] = []
+    for meta in tree.iter("meta"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        content = (meta.get("content") or "").strip()
+        if key in wanted and content:
+            found.append((wanted[key], content))
+    return [content for _, content in sorted(found, key=lambda pair: pair[0])]
+
+
+def published_candidates(
+    tree: html.HtmlElement, url: str, listed: tuple[DateCandidate, ...] = ()
+) -> list[DateCandidate]:
+    """Return candidates for the publication date, most trustworthy first.
+
+    JSON-LD `datePublished`, then meta tags, then the feed or sitemap that listed the page,
+    then `<time datetime>` elements, then a date in the URL path.
+    """
+    candidates: list[DateCandidate] = []
+    article = json_ld_article(tree)
+    if article and isinstance(article.get("datePublished"), str):
+        candidates.append(DateCandidate(value=article["datePublished"], source="jsonld"))
+    candidates += [
+        DateCandidate(value=v, source="meta") for v in meta_content(tree, PUBLISHED_META)
+    ]
+    candidates += listed
+    for time_element in tree.xpath("//time[@datetime]")[:3]:
+        candidates.append(DateCandidate(value=time_element.get("datetime"), source="time"))
+    if match := URL_DATE.search(url):
+        year, month, day = match.groups()
+        candidates.append(
+            DateCandidate(value=f"{year}-{int(month):02d}-{int(day):02d}", source="url")
+        )
+    return candidates
+
+
+def modified_candidates(tree: html.HtmlElement) -> list[DateCandidate]:
+    """Return candidates for the last-modified date, most trustworthy first."""
+    candidates: list[DateCandidate] = []
+    article = json_ld_article(tree)
+    if article and isinstance(article.get("dateModified"), str):
+        candidates.append(DateCandidate(value=article["dateModified"], source="jsonld"))
+    candidates += [DateCandidate(value=v, source="meta") for v in meta_content(tree, MODIFIED_META)]
+    return candidates
+
+
+def breadcrumb_labels(tree: html.HtmlElement) -> list[str]:
+    """Return the labels of the page's breadcrumb trail (JSON-LD BreadcrumbList, then markup)."""
+    for entry in json_ld_objects(tree):
+        if "BreadcrumbList" in json_ld_types(entry):
+            items = entry.get("itemListElement") or []
+            labels = []
+            for item in sorted(
+                (i for i in items if isinstance(i, dict)), key=lambda i: int(i.get("position", 0))
+            ):
+                name = item.get("name") or (item.get("item") or {}).get("name")
+                if isinstance(name, str) and name.strip():
+                    labels.append(" ".join(name.split()))
+            if labels:
+                return labels
+    for trail in tree.xpath(BREADCRUMB_XPATH):
+        items = trail.xpath(".//li") or trail.xpath(".//a | .//span[not(*)]")
+        labels = [" ".join(item.text_content().split()) for item in items]
+        labels = [label for label in labels if label and label not in BREADCRUMB_SEPARATORS]
+        if labels:
+            return labels
+    return []
+
+
+def breadcrumb_section(tree: html.HtmlElement, title: str | None) -> str | None:
+    """Return the section of an article from its breadcrumb: the deepest label that is
+    neither the home page nor the article's own title."""
+    labels = [label for label in breadcrumb_labels(tree) if label.casefold() not in HOME_LABELS]
+    if labels and title and labels[-1].casefold() == title.strip().casefold():
+        labels = labels[:-1]
+    if labels and len(labels[-1]) <= 60:
+        return labels[-1]
+    return None
+
+
+def declared_canonical_url(tree: html.HtmlElement, base_url: str) -> str | None:
+    """Return the page's rel=canonical URL (or og:url), made absolute, if it declares one."""
+    for link in tree.xpath("//link[@href]"):
+        if "canonical" in (link.get("rel") or "").lower().split():
+            return _absolute(link.get("href"), base_url)
+    og_url = meta_content(tree, ("og:url",))
+    return _absolute(og_url[0], base_url) if og_url else None
+
+
+def _absolute(href: str, base_url: str) -> str:
+    return urljoin(base_url, href.strip())
+
+
+def page_language(tree: html.HtmlElement) -> str | None:
+    """Return the language the page declares (`<html lang>`, then meta tags), if any."""
+    lang = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+    if lang and lang.strip():
+        return lang.strip()
+    declared = meta_content(tree, ("og:locale", "content-language", "language", "dc.language"))
+    if declared:
+        return declared[0]
+    for meta in tree.iter("meta"):
+        if (meta.get("http-equiv") or "").lower() == "content-language" and meta.get("content"):
+            return str(meta.get("content"))
+    return None

@@ -1,0 +1,209 @@
+"""Pure normalization functions, and `normalize_article()` which applies them to an extraction.
+
+No I/O and no clock here: the fetch time comes in with the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import UTC, date, datetime, time
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from dateutil import parser as dateutil_parser
+from w3lib.url import canonicalize_url
+
+from crawler.items import DateCandidate, ExtractedArticle
+from storage.records import ArticleRecord, BannerRecord
+
+# Query parameters that identify a campaign or a click, never a page.
+TRACKING_PARAMETERS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "twclid",
+        "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id",
+        "oly_enc_id", "vero_id", "wickedid", "ocid", "cmpid", "s_cid", "ncid", "sr_share",
+        "at_medium", "at_campaign", "spm", "share", "ref_src", "ref_url",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_", "ga_")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Control and format characters that have no place in archived text (keeps \n and \t).
+UNWANTED_CHARACTERS = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u2060\ufeff]"
+)
+HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+
+
+def is_tracking_parameter(name: str) -> bool:
+    """Tell whether a query parameter only tracks a campaign or a click."""
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMETERS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def strip_tracking(url: str) -> str:
+    """Return `url` without tracking query parameters and without its fragment."""
+    parts = urlsplit(url)
+    query = [
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not is_tracking_parameter(name)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query, doseq=True), fragment=""))
+
+
+def canonical_url(url: str) -> str:
+    """Return the canonical form of `url`: the key under which an article is archived.
+
+    w3lib canonicalization (sorted query, percent-encoding, no fragment), tracking parameters
+    removed, host in lower case, default port dropped.
+    """
+    parts = urlsplit(canonicalize_url(strip_tracking(url.strip())))
+    host = (parts.hostname or "").rstrip(".")
+    port = parts.port
+    netloc = host if port in (None, DEFAULT_PORTS.get(parts.scheme)) else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def site_host(url: str) -> str:
+    """Return the site a URL belongs to: its host name in lower case, without `www.`."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    return host.removeprefix("www.")
+
+
+def choose_canonical_url(page_url: str, declared: str | None) -> str:
+    """Return the canonical URL of a page, honouring its rel=canonical within the same site.
+
+    A declared canonical on another site (syndicated copies, misconfigured templates) is
+    ignored: the archive keys articles by where it found them.
+    """
+    if declared:
+        declared = declared.strip()
+        if declared.startswith("//"):
+            declared = f"{urlsplit(page_url).scheme}:{declared}"
+        if declared.startswith(("http://", "https://")) and site_host(declared) == site_host(
+            page_url
+        ):
+            return canonical_url(declared)
+    return canonical_url(page_url)
+
+
+def to_utc(value: str | datetime | date | None, *, dayfirst: bool = True) -> datetime | None:
+    """Return `value` as an aware UTC datetime, or None if it is not a date.
+
+    Strings are read as ISO 8601 first, then with dateutil. A value without a time zone is read
+    as UTC, and a date without a time as midnight UTC: pages rarely say which zone they mean,
+    and a fixed rule keeps the archive reproducible. Ambiguous numeric dates such as 05/06/2014
+    are read day first unless `dayfirst=False` (30/05/2014 is unambiguous either way).
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time())
+    else:
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                parsed = dateutil_parser.parse(text, dayfirst=dayfirst, fuzzy=False)
+            except (ValueError, OverflowError):
+                return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if not 1900 <= parsed.year <= 2200:
+        return None
+    return parsed.astimezone(UTC)
+
+
+def clean_inline(text: str | None) -> str | None:
+    """Return a one-line text (title, author, tag) in NFC with single spaces, or None if empty."""
+    if text is None:
+        return None
+    cleaned = " ".join(UNWANTED_CHARACTERS.sub("", unicodedata.normalize("NFC", text)).split())
+    return cleaned or None
+
+
+def clean_text(text: str) -> str:
+    """Return body text in NFC with clean whitespace, paragraphs separated by one blank line."""
+    text = UNWANTED_CHARACTERS.sub("", unicodedata.normalize("NFC", text).replace("\r", "\n"))
+    paragraphs = (HORIZONTAL_SPACE.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n\n".join(paragraph for paragraph in paragraphs if paragraph)
+
+
+def fingerprint(text: str) -> str:
+    """Return the SHA-256 hex digest of a cleaned text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def banner_fingerprint(text: str) -> str:
+    """Return the key of a banner text: its hash after case folding and whitespace clean-up."""
+    return fingerprint(" ".join(unicodedata.normalize("NFC", text).casefold().split()))
+
+
+def language_code(value: str | None) -> str | None:
+    """Return the primary ISO 639 code of a language tag (`en-GB` → `en`), or None."""
+    if not value:
+        return None
+    primary = value.strip().replace("_", "-").split("-")[0].lower()
+    return primary if LANGUAGE_CODE.match(primary) else None
+
+
+def unique_texts(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Return cleaned, non-empty values without duplicates (case-insensitive), in order."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for value in values:
+        cleaned = clean_inline(value)
+        if cleaned and cleaned.casefold() not in seen:
+            seen.add(cleaned.casefold())
+            result.append(cleaned)
+    return tuple(result)
+
+
+def choose_date(
+    candidates: tuple[DateCandidate, ...], *, dayfirst: bool = True
+) -> tuple[datetime | None, str | None]:
+    """Return the first candidate (they come best first) that reads as a date, and its source."""
+    for candidate in candidates:
+        parsed = to_utc(candidate.value, dayfirst=dayfirst)
+        if parsed is not None:
+            return parsed, candidate.source
+    return None, None
+
+
+def normalize_article(extracted: ExtractedArticle) -> ArticleRecord:
+    """Return the normalized, storable form of an extracted article."""
+    body = clean_text(extracted.body)
+    published_at, date_source = choose_date(extracted.published_candidates)
+    modified_at, _ = choose_date(extracted.modified_candidates)
+    banners = tuple(
+        BannerRecord(kind=banner.kind, text=text, text_hash=banner_fingerprint(text))
+        for banner in extracted.banners
+        if (text := clean_text(banner.text))
+    )
+    return ArticleRecord(
+        canonical_url=choose_canonical_url(extracted.url, extracted.declared_canonical_url),
+        url=extracted.url,
+        host=site_host(extracted.url),
+        title=clean_inline(extracted.title),
+        authors=unique_texts(extracted.authors),
+        published_at=published_at,
+        modified_at=modified_at,
+        date_source=date_source,
+        language=language_code(extracted.language),
+        section=clean_inline(extracted.section),
+        tags=unique_texts(extracted.tags),
+        description=clean_inline(extracted.description),
+        site_name=clean_inline(extracted.site_name),
+        body=body,
+        content_hash=fingerprint(body),
+        extractor=extracted.extractor,
+        fetched_at=extracted.fetched_at,
+        banners=banners,
+    )

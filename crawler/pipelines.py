@@ -1,0 +1,157 @@
+"""The crawl's item pipelines: thin adapters over extraction, normalization and storage."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Self
+
+from scrapy import signals
+from scrapy.exceptions import CloseSpider
+
+from crawler.exceptions import NotAnArticle
+from crawler.extraction import extract_article_or_reason
+from crawler.items import ARTICLE, OTHER, ArchivePageItem, ExtractedPageItem, PageItem
+from crawler.normalization import normalize_article, site_host
+from storage.database import make_engine, make_session_factory, session_scope
+from storage.migrate import ensure_current
+from storage.records import FetchRecord
+from storage.writes import finish_run, record_fetch, start_run, upsert_article, upsert_site
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+
+class ExtractionPipeline:
+    """Extract the article of each article page; other pages pass on with no article."""
+
+    def __init__(self, *, min_text_chars: int) -> None:
+        self.min_text_chars = min_text_chars
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(min_text_chars=crawler.settings.getint("ARCHIVE_MIN_TEXT_CHARS"))
+
+    def process_item(self, item: PageItem) -> ExtractedPageItem:
+        if item.page_kind != ARTICLE:
+            return ExtractedPageItem(page=item, article=None, rejection=f"{item.page_kind} page")
+        article, reason = extract_article_or_reason(item, min_text_chars=self.min_text_chars)
+        return ExtractedPageItem(page=item, article=article, rejection=reason or None)
+
+
+class NormalizationPipeline:
+    """Turn an extraction into storable records: the fetch, and the article if there is one."""
+
+    def process_item(self, item: ExtractedPageItem) -> ArchivePageItem:
+        page = item.page
+        kind = page.page_kind if item.article is not None or page.page_kind != ARTICLE else OTHER
+        fetch = FetchRecord(
+            url=page.url,
+            final_url=page.final_url,
+            status=page.status,
+            fetched_at=page.fetched_at,
+            content_type=page.content_type,
+            page_kind=kind,
+            body=page.body or None,
+            error=page.error,
+        )
+        article = normalize_article(item.article) if item.article is not None else None
+        return ArchivePageItem(
+            host=site_host(page.final_url), fetch=fetch, article=article, rejection=item.rejection
+        )
+
+
+class StoragePipeline:
+    """Write each page to the archive in one transaction: its fetch, article and banners."""
+
+    def __init__(
+        self, *, database_url: str, stats: StatsCollector, crawler: Crawler | None = None
+    ) -> None:
+        if not database_url:
+            raise ValueError(
+                "ARCHIVE_DATABASE_URL is empty: set it to sqlite:///archive.db or a PostgreSQL URL"
+            )
+        self.database_url = database_url
+        self.stats = stats
+        self.crawler = crawler
+        self.run_id: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None  # noqa: S101 - Scrapy always provides one
+        pipeline = cls(
+            database_url=crawler.settings.get("ARCHIVE_DATABASE_URL"),
+            stats=crawler.stats,
+            crawler=crawler,
+        )
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    def open_spider(self) -> None:
+        try:
+            ensure_current(self.database_url)
+        except Exception as exc:
+            raise CloseSpider(
+                f"cannot open the archive {self.database_url}: {str(exc).splitlines()[0]}"
+            ) from exc
+        self.engine = make_engine(self.database_url, immediate_transactions=True)
+        self.sessions = make_session_factory(self.engine)
+        spider = self.crawler.spider if self.crawler else None
+        start_urls = list(getattr(spider, "start_urls", []) or [])
+        with session_scope(self.sessions) as session:
+            self.run_id = start_run(session, start_urls, started_at=datetime.now(UTC))
+        self.stats.set_value("archive/run_id", self.run_id)
+
+    def process_item(self, item: ArchivePageItem) -> ArchivePageItem:
+        with session_scope(self.sessions) as session:
+            site_id = upsert_site(
+                session,
+                item.host,
+                seen_at=item.fetch.fetched_at,
+                name=item.article.site_name if item.article else None,
+            )
+            record_fetch(session, item.fetch, site_id=site_id, run_id=self.run_id)
+            outcome = None
+            if item.article is not None:
+                outcome = upsert_article(session, item.article, site_id=site_id).outcome
+        self.stats.inc_value("archive/pages_fetched")
+        if item.fetch.status == 0 or item.fetch.status >= 400:
+            self.stats.inc_value("archive/fetch_errors")
+        if outcome is None:
+            raise NotAnArticle(item.rejection or "no article")
+        self.stats.inc_value(f"archive/articles_{outcome}")
+        return item
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.run_id is None:
+            return
+        stats = self.stats.get_stats()
+        errors = int(stats.get("archive/fetch_errors", 0)) + sum(
+            int(value) for key, value in stats.items() if key.startswith("spider_exceptions/")
+        )
+        counts = {
+            "pages_fetched_count": int(stats.get("archive/pages_fetched", 0)),
+            "articles_new_count": int(stats.get("archive/articles_new", 0)),
+            "articles_updated_count": int(stats.get("archive/articles_updated", 0)),
+            "articles_unchanged_count": int(stats.get("archive/articles_unchanged", 0)),
+            "error_count": errors,
+        }
+        kept = {
+            key: value
+            for key, value in stats.items()
+            if isinstance(value, int | float | str) and not key.startswith("archive/")
+        }
+        with session_scope(self.sessions) as session:
+            finish_run(
+                session,
+                self.run_id,
+                finished_at=datetime.now(UTC),
+                finish_reason=reason,
+                counts=counts,
+                stats=kept,
+            )
+        self.engine.dispose()

@@ -1,0 +1,64 @@
+"""Run a crawl in this process, the way `scrapy crawl news` would, and return its run id."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+from scrapy.utils.project import get_project_settings
+
+from crawler.spiders.news import NewsSpider
+
+# The demo and tests crawl their own loopback server: no need to wait between requests.
+LOCAL_SITE_SETTINGS = {
+    "AUTOTHROTTLE_ENABLED": False,
+    "DOWNLOAD_DELAY": 0,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+}
+
+
+PROGRESS_EXTENSION = "crawler.progress.ProgressExtension"
+
+
+class InvalidSetting(ValueError):
+    """A -s NAME=VALUE override is malformed."""
+
+
+def parse_overrides(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Read `NAME=VALUE` pairs, as given to `-s`."""
+    overrides: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidSetting(f"-s takes NAME=VALUE, not {pair!r}")
+        overrides[name.strip()] = value
+    return overrides
+
+
+def project_settings(database_url: str, overrides: dict[str, Any]) -> Settings:
+    """Return the project's Scrapy settings with the archive URL and overrides applied."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
+    settings = get_project_settings()
+    settings.set("ARCHIVE_DATABASE_URL", database_url, priority="cmdline")
+    for name, value in overrides.items():
+        settings.set(name, value, priority="cmdline")
+    return settings
+
+
+def run_crawl(start_urls: list[str], settings: Settings, **spider_arguments: Any) -> int | None:
+    """Crawl `start_urls` with NewsSpider until done; return the archive's run id."""
+    if settings.getbool("ARCHIVE_PROGRESS"):
+        settings.set(
+            "EXTENSIONS",
+            {**settings.getdict("EXTENSIONS"), PROGRESS_EXTENSION: 500},
+            priority="cmdline",
+        )
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(NewsSpider)
+    process.crawl(crawler, start_urls=start_urls, **spider_arguments)
+    process.start()
+    assert crawler.stats is not None  # noqa: S101 - Scrapy always provides one
+    run_id = crawler.stats.get_value("archive/run_id")
+    return int(run_id) if run_id is not None else None

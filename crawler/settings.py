@@ -1,0 +1,65 @@
+"""Scrapy settings for newsarchive: polite defaults, and the ARCHIVE_* settings of the project.
+
+The only module that reads the environment: every ARCHIVE_<NAME> setting can be set by the
+environment variable NEWSARCHIVE_<NAME>; `-s NAME=VALUE` on the command line overrides both.
+Each one is documented in docs/settings.md.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    VERSION = version("newsarchive")
+except PackageNotFoundError:  # running from a checkout that was not installed
+    VERSION = "0.0.0"
+
+BOT_NAME = "newsarchive"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- the project's own settings (defaults; the environment may override them below) -------
+ARCHIVE_DATABASE_URL = "sqlite:///archive.db"
+ARCHIVE_MIN_TEXT_CHARS = 200
+ARCHIVE_PROGRESS = False
+ARCHIVE_CONTACT_URL = "https://pypi.org/project/newsarchive/"
+
+for _name in [name for name in list(globals()) if name.startswith("ARCHIVE_")]:
+    _value = os.environ.get("NEWSARCHIVE_" + _name.removeprefix("ARCHIVE_"))
+    if _value is not None:
+        globals()[_name] = _value
+
+# --- politeness -----------------------------------------------------------------------------
+USER_AGENT = f"newsarchive/{VERSION} (+{ARCHIVE_CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+RETRY_TIMES = 2
+
+# --- limits: a hostile or broken site must not hold the crawl ------------------------------
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024  # trafilatura's own limit
+DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 30
+REDIRECT_MAX_TIMES = 10
+DEPTH_LIMIT = 25
+# Only http and https: Scrapy's file, data, ftp and s3 handlers would let a feed entry read
+# local files (file://) or reach other services.
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+
+# --- stages ----------------------------------------------------------------------------------
+ITEM_PIPELINES = {
+    "crawler.pipelines.ExtractionPipeline": 100,
+    "crawler.pipelines.NormalizationPipeline": 200,
+    "crawler.pipelines.StoragePipeline": 300,
+}
+# crawler.progress.ProgressExtension is added by `newsarchive crawl` when ARCHIVE_PROGRESS is on.
+EXTENSIONS = {"scrapy.extensions.telnet.TelnetConsole": None}
+
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,237 @@
+"""NewsSpider (`news`): discovers and fetches the article pages of the sites it starts from.
+
+Start URLs may be home or section pages, RSS/Atom feeds, sitemaps or sitemap indexes (gzipped
+or not) or robots.txt. The spider reads feeds and sitemaps (and, unless told not to, the feeds a
+page links to and the `Sitemap:` lines of each site's robots.txt), follows links and pagination
+from listing pages, stays on the start URLs' sites, and yields one PageItem per response. It
+never interprets article content: that is the pipelines' job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from scrapy import Request, Spider
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+from scrapy.utils.gz import gunzip
+from twisted.python.failure import Failure
+
+from crawler.classification import classify_page
+from crawler.documents import (
+    GZIP_MAGIC,
+    ListedPage,
+    document_kind,
+    parse_feed,
+    parse_sitemap,
+    robots_sitemaps,
+)
+from crawler.items import ARTICLE, ERROR, FEED, OTHER, ROBOTS, SITEMAP, PageItem
+from crawler.normalization import site_host, strip_tracking
+
+# HTTP errors that reach the callbacks, so that every fetch is recorded with its status.
+RECORDED_ERROR_STATUSES = [400, 401, 403, 404, 405, 406, 408, 410, 429, 451, 500, 502, 503, 504]
+MAX_GUNZIPPED_BYTES = 50 * 1024 * 1024
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
+
+
+class InvalidSpiderArgument(ValueError):
+    """A spider argument (-a NAME=VALUE) is missing or wrong."""
+
+
+def parse_bool(name: str, value: object) -> bool:
+    """Read a spider argument as a yes/no value."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise InvalidSpiderArgument(f"{name} must be true or false, not {value!r}")
+
+
+def parse_start_urls(value: object) -> list[str]:
+    """Read start URLs from a list, or from a string separated by commas or whitespace."""
+    items = value if isinstance(value, list | tuple) else str(value or "").replace(",", " ").split()
+    urls = [str(url).strip() for url in items if str(url).strip()]
+    if not urls:
+        raise InvalidSpiderArgument("give at least one start URL: -a start_urls=https://...")
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise InvalidSpiderArgument(f"not an http(s) URL: {url!r}")
+    return urls
+
+
+class NewsSpider(Spider):
+    name = "news"
+    handle_httpstatus_list = RECORDED_ERROR_STATUSES
+
+    def __init__(
+        self,
+        start_urls: object = None,
+        follow_feeds: object = True,
+        follow_sitemaps: object = True,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.start_urls = parse_start_urls(start_urls)
+        self.follow_feeds = parse_bool("follow_feeds", follow_feeds)
+        self.follow_sitemaps = parse_bool("follow_sitemaps", follow_sitemaps)
+        self.allowed_domains = sorted({site_host(url) for url in self.start_urls})
+        # allow_domains of LinkExtractor compares host and port, so filter by site ourselves.
+        self.link_extractor = LinkExtractor(unique=True)
+
+    async def start(self) -> AsyncIterator[Request]:
+        sites_with_robots: set[str] = set()
+        for url in self.start_urls:
+            yield Request(url, callback=self.parse_start, errback=self.on_error)
+            parts = urlsplit(url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if self.follow_sitemaps and origin not in sites_with_robots:
+                sites_with_robots.add(origin)
+                yield Request(
+                    f"{origin}/robots.txt", callback=self.parse_start, errback=self.on_error
+                )
+
+    # --- callbacks ------------------------------------------------------------------------
+
+    def parse_start(self, response: Response) -> Iterator[Request | PageItem]:
+        """Read a start URL, whatever it turns out to be."""
+        body = self._document_body(response)
+        kind = document_kind(response.url, body) if body is not None else None
+        if kind == ROBOTS:
+            yield from self.parse_robots(response)
+        elif kind == SITEMAP:
+            yield from self.parse_sitemap(response)
+        elif kind == FEED:
+            yield from self.parse_feed(response)
+        else:
+            yield from self.parse_page(response)
+
+    def parse_robots(self, response: Response) -> Iterator[Request | PageItem]:
+        yield self.page_item(response, ROBOTS)
+        if response.status >= 400:
+            return
+        for url in robots_sitemaps(response.body):
+            yield Request(url, callback=self.parse_sitemap, errback=self.on_error)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request | PageItem]:
+        yield self.page_item(response, SITEMAP)
+        body = self._document_body(response)
+        if response.status >= 400 or body is None:
+            return
+        sitemap = parse_sitemap(body)
+        for url in sitemap.sitemap_urls:
+            yield Request(url, callback=self.parse_sitemap, errback=self.on_error)
+        yield from self.requests_for_listed(sitemap.pages)
+
+    def parse_feed(self, response: Response) -> Iterator[Request | PageItem]:
+        yield self.page_item(response, FEED)
+        body = self._document_body(response)
+        if response.status >= 400 or body is None:
+            return
+        yield from self.requests_for_listed(parse_feed(body))
+
+    def parse_page(self, response: Response) -> Iterator[Request | PageItem]:
+        """Record an HTML page; follow its links unless it is an article."""
+        if response.status >= 400:
+            yield self.page_item(response, ERROR)
+            return
+        if not isinstance(response, TextResponse) or not _is_html(response):
+            body = self._document_body(response)
+            kind = document_kind(response.url, body) if body is not None else None
+            if kind == FEED:
+                yield from self.parse_feed(response)
+            elif kind == SITEMAP:
+                yield from self.parse_sitemap(response)
+            else:
+                yield self.page_item(response, OTHER, keep_body=False)
+            return
+        kind = classify_page(response.selector.root)
+        yield self.page_item(response, kind)
+        if kind == ARTICLE:
+            return
+        if self.follow_feeds:
+            for href in response.xpath("//link[@rel='alternate'][@href]"):
+                if (href.attrib.get("type") or "").lower() in FEED_TYPES:
+                    url = urljoin(response.url, href.attrib["href"])
+                    yield Request(url, callback=self.parse_feed, errback=self.on_error)
+        for link in self.link_extractor.extract_links(response):
+            if not self.is_on_site(link.url):
+                continue
+            yield Request(strip_tracking(link.url), callback=self.parse_page, errback=self.on_error)
+
+    def on_error(self, failure: Failure) -> Iterator[PageItem]:
+        """Record a fetch that failed before any response (DNS, refused, timeout, reset)."""
+        if failure.check(IgnoreRequest):  # robots.txt or offsite: a decision, not an error
+            self.logger.debug("not fetched: %s", failure.value)
+            return
+        request = failure.request  # type: ignore[attr-defined]
+        self.logger.warning("fetch failed: %s: %s", request.url, failure.getErrorMessage())
+        yield PageItem(
+            url=request.url,
+            final_url=request.url,
+            status=0,
+            fetched_at=datetime.now(UTC),
+            page_kind=ERROR,
+            error=f"{failure.type.__name__}: {failure.getErrorMessage()}"[:500],
+        )
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def is_on_site(self, url: str) -> bool:
+        """Tell whether `url` belongs to one of the start URLs' sites (subdomains included)."""
+        host = site_host(url)
+        return any(host == domain or host.endswith(f".{domain}") for domain in self.allowed_domains)
+
+    def requests_for_listed(
+        self, pages: tuple[ListedPage, ...] | list[ListedPage]
+    ) -> Iterator[Request]:
+        for page in pages:
+            yield Request(
+                strip_tracking(page.url),
+                callback=self.parse_page,
+                errback=self.on_error,
+                meta={"listed_dates": page.dates, "listed_title": page.title},
+            )
+
+    def page_item(self, response: Response, kind: str, *, keep_body: bool = True) -> PageItem:
+        """Return the PageItem for a response; only articles carry their decoded text."""
+        content_type = response.headers.get(b"Content-Type")
+        return PageItem(
+            url=response.meta.get("redirect_urls", [response.url])[0],
+            final_url=response.url,
+            status=response.status,
+            fetched_at=datetime.now(UTC),
+            page_kind=kind,
+            content_type=content_type.decode("latin-1") if content_type else None,
+            body=response.body if keep_body else b"",
+            text=response.text if kind == ARTICLE and isinstance(response, TextResponse) else "",
+            listed_dates=response.meta.get("listed_dates", ()),
+            listed_title=response.meta.get("listed_title"),
+        )
+
+    def _document_body(self, response: Response) -> bytes | None:
+        """Return the body, gunzipped if it is a .gz file (capped), or None if that fails."""
+        body = response.body
+        if body[:2] == GZIP_MAGIC:
+            try:
+                return gunzip(body, max_size=MAX_GUNZIPPED_BYTES)
+            except (OSError, EOFError, ValueError) as exc:
+                self.logger.warning("cannot gunzip %s: %s", response.url, exc)
+                return None
+        return body
+
+
+def _is_html(response: TextResponse) -> bool:
+    content_type = (response.headers.get(b"Content-Type") or b"text/html").decode("latin-1").lower()
+    return "html" in content_type or (
+        content_type.startswith("text/plain") and b"<html" in response.body[:1024].lower()
+    )

@@ -1,0 +1,40 @@
+"""Alembic environment: the URL comes from the caller's config; batch mode on SQLite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+
+from storage.database import make_engine
+from storage.models import Base
+
+# Structures that live only in migrations because SQLAlchemy cannot model them: the FTS5
+# table and its shadow tables on SQLite, the full-text expression index on PostgreSQL.
+UNMODELLED_PREFIXES = ("articles_fts", "ix_articles_search")
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    return not (name or "").startswith(UNMODELLED_PREFIXES)
+
+
+def run_migrations() -> None:
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url is not None  # noqa: S101 - storage.migrate always sets it
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            context.configure(
+                connection=connection,
+                target_metadata=Base.metadata,
+                render_as_batch=connection.dialect.name == "sqlite",
+                include_name=include_name,
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+run_migrations()

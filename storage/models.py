@@ -1,0 +1,171 @@
+"""The archive's tables, as typed SQLAlchemy 2.0 models.
+
+The schema itself changes only through Alembic revisions in `storage/migrations/versions/`;
+`tests/storage/test_migrations.py` proves that models and migrations agree. Full-text search
+structures (an FTS5 table on SQLite, an expression GIN index on PostgreSQL) live only in the
+migrations, because SQLAlchemy cannot describe them; `storage.search` hides them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only has 64-bit INTEGER PRIMARY KEY as a rowid alias when the type is exactly INTEGER.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+    }
+
+
+class Site(Base):
+    """A web site, keyed by its host name (`www.` removed)."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    first_seen_at: Mapped[datetime]
+
+
+class CrawlRun(Base):
+    """One crawl: what it was asked to do, when, and what it did."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))  # running, finished, failed
+    finish_reason: Mapped[str | None] = mapped_column(String(100))
+    start_urls: Mapped[list[str]]
+    pages_fetched_count: Mapped[int] = mapped_column(default=0)
+    articles_new_count: Mapped[int] = mapped_column(default=0)
+    articles_updated_count: Mapped[int] = mapped_column(default=0)
+    articles_unchanged_count: Mapped[int] = mapped_column(default=0)
+    error_count: Mapped[int] = mapped_column(default=0)
+    stats: Mapped[dict[str, Any] | None]
+
+
+class Fetch(Base):
+    """One HTTP response, kept with its raw body (zlib-compressed) for later re-extraction."""
+
+    __tablename__ = "fetches"
+    __table_args__ = (Index("ix_fetches_url", "url"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    final_url: Mapped[str] = mapped_column(Text)
+    status: Mapped[int]
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    fetched_at: Mapped[datetime]
+    page_kind: Mapped[str] = mapped_column(String(20))  # article, listing, other, error
+    error: Mapped[str | None] = mapped_column(Text)
+    body_size: Mapped[int] = mapped_column(default=0)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    body_zlib: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class Article(Base):
+    """One article, one row per canonical URL; the latest extraction of it."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        Index("ix_articles_site_id_published_at", "site_id", "published_at"),
+        Index("ix_articles_published_at", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    canonical_url: Mapped[str] = mapped_column(Text, unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[str]]
+    published_at: Mapped[datetime | None]
+    modified_at: Mapped[datetime | None]
+    date_source: Mapped[str | None] = mapped_column(String(50))
+    language: Mapped[str | None] = mapped_column(String(20))
+    section: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]]
+    description: Mapped[str | None] = mapped_column(Text)
+    site_name: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    extractor: Mapped[str] = mapped_column(String(100))
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    fetch_id: Mapped[int | None] = mapped_column(ForeignKey("fetches.id", ondelete="SET NULL"))
+
+    site: Mapped[Site] = relationship(lazy="joined")
+    banner_links: Mapped[list[ArticleBanner]] = relationship(
+        back_populates="article", cascade="all, delete-orphan"
+    )
+
+
+class Banner(Base):
+    """A notice, alert, ticker, cookie or newsletter box that a site shows around its articles."""
+
+    __tablename__ = "banners"
+    __table_args__ = (UniqueConstraint("site_id", "text_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    page_count: Mapped[int] = mapped_column(default=0)
+
+    site: Mapped[Site] = relationship(lazy="joined")
+
+
+class ArticleBanner(Base):
+    """That an article's page showed a banner, and when that was first and last seen."""
+
+    __tablename__ = "article_banners"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    banner_id: Mapped[int] = mapped_column(
+        ForeignKey("banners.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+    article: Mapped[Article] = relationship(back_populates="banner_links")
+    banner: Mapped[Banner] = relationship(lazy="joined")

@@ -1,0 +1,117 @@
+"""Read-only queries. Each takes a Session first and returns ORM objects or frozen dataclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import Article, ArticleBanner, Banner, CrawlRun, Fetch, Site
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArticleFilter:
+    """Which articles a query or an export covers; every field narrows it."""
+
+    site: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def apply(self, statement: Select[Any]) -> Select[Any]:
+        """Return `statement` (which selects from articles) narrowed by this filter."""
+        if self.site:
+            host = self.site.lower().removeprefix("www.")
+            statement = statement.where(
+                Article.site_id.in_(select(Site.id).where(Site.host == host))
+            )
+        if self.since:
+            statement = statement.where(Article.published_at >= self.since)
+        if self.until:
+            statement = statement.where(Article.published_at < self.until)
+        return statement
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArchiveStats:
+    """Counts of what the archive holds, and its last crawl."""
+
+    article_count: int
+    site_count: int
+    banner_count: int
+    fetch_count: int
+    last_run: CrawlRun | None
+
+
+def article_by_id(session: Session, article_id: int) -> Article | None:
+    """Return the article with `article_id`, with its banners loaded."""
+    return session.scalars(
+        select(Article).where(Article.id == article_id).options(_with_banners())
+    ).first()
+
+
+def article_by_url(session: Session, canonical_url: str) -> Article | None:
+    """Return the article stored under `canonical_url`, with its banners loaded."""
+    return session.scalars(
+        select(Article).where(Article.canonical_url == canonical_url).options(_with_banners())
+    ).first()
+
+
+def article_by_fetched_url(session: Session, url: str) -> Article | None:
+    """Return the article whose last fetch was requested at or redirected to `url`."""
+    return session.scalars(
+        select(Article)
+        .where(
+            (Article.url == url) | Article.fetch_id.in_(select(Fetch.id).where(Fetch.url == url))
+        )
+        .options(_with_banners())
+    ).first()
+
+
+def iter_articles(
+    session: Session, article_filter: ArticleFilter, *, batch_size: int = 500
+) -> Iterator[Article]:
+    """Yield matching articles in id order, with banners, a batch at a time (for exports)."""
+    last_id = 0
+    while True:
+        statement = (
+            article_filter.apply(select(Article))
+            .where(Article.id > last_id)
+            .order_by(Article.id)
+            .limit(batch_size)
+            .options(_with_banners())
+        )
+        batch = session.scalars(statement).all()
+        if not batch:
+            return
+        yield from batch
+        last_id = batch[-1].id
+        session.expunge_all()
+
+
+def article_banners(article: Article) -> list[Banner]:
+    """Return the banners an article's page showed, in a stable order."""
+    return sorted((link.banner for link in article.banner_links), key=lambda b: (b.kind, b.id))
+
+
+def archive_stats(session: Session) -> ArchiveStats:
+    """Return counts of articles, sites, banners and fetches, and the latest crawl run."""
+    return ArchiveStats(
+        article_count=session.scalar(select(func.count()).select_from(Article)) or 0,
+        site_count=session.scalar(select(func.count()).select_from(Site)) or 0,
+        banner_count=session.scalar(select(func.count()).select_from(Banner)) or 0,
+        fetch_count=session.scalar(select(func.count()).select_from(Fetch)) or 0,
+        last_run=session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(1)).first(),
+    )
+
+
+def crawl_run(session: Session, run_id: int) -> CrawlRun | None:
+    """Return the crawl run `run_id`."""
+    return session.get(CrawlRun, run_id)
+
+
+def _with_banners() -> Any:
+    return selectinload(Article.banner_links).joinedload(ArticleBanner.banner)

@@ -1,0 +1,57 @@
+"""Frozen dataclasses that are the contract for writing to the archive.
+
+The crawler builds these; `storage.writes` stores them. They hold only normalized values:
+aware UTC datetimes, canonical URLs, clean text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchRecord:
+    """One HTTP response as it was received."""
+
+    url: str
+    final_url: str
+    status: int
+    fetched_at: datetime
+    content_type: str | None = None
+    page_kind: str = "other"  # article, listing, other, error
+    body: bytes | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BannerRecord:
+    """A notice seen on a page: its kind (notice, alert, ticker, cookie, newsletter, promo)."""
+
+    kind: str
+    text: str
+    text_hash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArticleRecord:
+    """An article, normalized and ready to store."""
+
+    canonical_url: str
+    url: str
+    host: str
+    title: str | None
+    authors: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    modified_at: datetime | None = None
+    date_source: str | None = None
+    language: str | None = None
+    section: str | None = None
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    site_name: str | None = None
+    body: str
+    content_hash: str
+    extractor: str
+    fetched_at: datetime
+    banners: tuple[BannerRecord, ...] = field(default=())

@@ -1,0 +1,215 @@
+"""Idempotent writes. Every function takes a Session first and never commits: the caller owns
+the transaction (`storage.database.session_scope`)."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.models import Article, ArticleBanner, Banner, CrawlRun, Fetch, Site
+from storage.records import ArticleRecord, BannerRecord, FetchRecord
+
+ArticleOutcome = Literal["new", "updated", "unchanged"]
+
+# Fields an extraction produces; a re-extraction or a new fetch replaces them.
+EXTRACTED_FIELDS = (
+    "url",
+    "title",
+    "authors",
+    "published_at",
+    "modified_at",
+    "date_source",
+    "language",
+    "section",
+    "tags",
+    "description",
+    "site_name",
+    "body",
+    "content_hash",
+    "extractor",
+)
+
+
+@dataclass(frozen=True)
+class ArticleWrite:
+    """What `upsert_article` did."""
+
+    article_id: int
+    outcome: ArticleOutcome
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def _later(column: Any, value: Any) -> Any:
+    """SQL for the later of `column` and `value`, on both backends."""
+    return case((value > column, value), else_=column)
+
+
+def upsert_site(session: Session, host: str, *, seen_at: datetime, name: str | None = None) -> int:
+    """Return the id of the site `host`, adding it if it is new."""
+    statement = _insert(session, Site).values(host=host, name=name, first_seen_at=seen_at)
+    session.execute(statement.on_conflict_do_nothing(index_elements=["host"]))
+    site = session.scalars(select(Site).where(Site.host == host)).one()
+    if name and not site.name:
+        site.name = name
+    return site.id
+
+
+def record_fetch(session: Session, record: FetchRecord, *, site_id: int, run_id: int | None) -> int:
+    """Store one HTTP response, its body compressed, and return its id."""
+    body = record.body
+    fetch = Fetch(
+        run_id=run_id,
+        site_id=site_id,
+        url=record.url,
+        final_url=record.final_url,
+        status=record.status,
+        content_type=record.content_type,
+        fetched_at=record.fetched_at,
+        page_kind=record.page_kind,
+        error=record.error,
+        body_size=len(body or b""),
+        body_sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
+        body_zlib=zlib.compress(body, 6) if body is not None else None,
+    )
+    session.add(fetch)
+    session.flush()
+    return fetch.id
+
+
+def fetch_body(fetch: Fetch) -> bytes | None:
+    """Return the raw body of a stored fetch."""
+    return zlib.decompress(fetch.body_zlib) if fetch.body_zlib is not None else None
+
+
+def upsert_article(
+    session: Session, record: ArticleRecord, *, site_id: int, fetch_id: int | None = None
+) -> ArticleWrite:
+    """Insert or update the article at `record.canonical_url`, with its banners.
+
+    Keeps `first_seen_at`, moves `last_seen_at` forward only, and reports whether the body
+    was new, changed or unchanged.
+    """
+    previous_hash = session.scalar(
+        select(Article.content_hash).where(Article.canonical_url == record.canonical_url)
+    )
+    values: dict[str, Any] = {name: getattr(record, name) for name in EXTRACTED_FIELDS}
+    values["authors"] = list(record.authors)
+    values["tags"] = list(record.tags)
+    insert = _insert(session, Article).values(
+        canonical_url=record.canonical_url,
+        site_id=site_id,
+        first_seen_at=record.fetched_at,
+        last_seen_at=record.fetched_at,
+        fetch_id=fetch_id,
+        **values,
+    )
+    changes = {name: insert.excluded[name] for name in (*EXTRACTED_FIELDS, "fetch_id")}
+    changes["last_seen_at"] = _later(Article.last_seen_at, insert.excluded.last_seen_at)
+    changes["first_seen_at"] = case(
+        (insert.excluded.first_seen_at < Article.first_seen_at, insert.excluded.first_seen_at),
+        else_=Article.first_seen_at,
+    )
+    statement = insert.on_conflict_do_update(
+        index_elements=["canonical_url"], set_=changes
+    ).returning(Article.id)
+    article_id: int = session.execute(statement).scalar_one()
+    link_banners(session, article_id, record.banners, site_id=site_id, seen_at=record.fetched_at)
+    if previous_hash is None:
+        outcome: ArticleOutcome = "new"
+    elif previous_hash != record.content_hash:
+        outcome = "updated"
+    else:
+        outcome = "unchanged"
+    return ArticleWrite(article_id=article_id, outcome=outcome)
+
+
+def link_banners(
+    session: Session,
+    article_id: int,
+    banners: tuple[BannerRecord, ...],
+    *,
+    site_id: int,
+    seen_at: datetime,
+) -> None:
+    """Store `banners` for the site (once each) and link them to the article."""
+    if not banners:
+        return
+    banner_ids: list[int] = []
+    for banner in {b.text_hash: b for b in banners}.values():
+        insert = _insert(session, Banner).values(
+            site_id=site_id,
+            kind=banner.kind,
+            text=banner.text,
+            text_hash=banner.text_hash,
+            first_seen_at=seen_at,
+            last_seen_at=seen_at,
+            page_count=0,
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=["site_id", "text_hash"],
+            set_={"last_seen_at": _later(Banner.last_seen_at, insert.excluded.last_seen_at)},
+        ).returning(Banner.id)
+        banner_ids.append(session.execute(statement).scalar_one())
+    for banner_id in sorted(banner_ids):
+        link = _insert(session, ArticleBanner).values(
+            article_id=article_id, banner_id=banner_id, first_seen_at=seen_at, last_seen_at=seen_at
+        )
+        session.execute(
+            link.on_conflict_do_update(
+                index_elements=["article_id", "banner_id"],
+                set_={
+                    "last_seen_at": _later(ArticleBanner.last_seen_at, link.excluded.last_seen_at)
+                },
+            )
+        )
+    page_count = (
+        select(func.count())
+        .where(ArticleBanner.banner_id == Banner.id)
+        .correlate(Banner)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Banner)
+        .where(Banner.id.in_(banner_ids))
+        .values(page_count=page_count)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def start_run(session: Session, start_urls: list[str], *, started_at: datetime) -> int:
+    """Record the start of a crawl and return its id."""
+    run = CrawlRun(started_at=started_at, status="running", start_urls=start_urls)
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def finish_run(
+    session: Session,
+    run_id: int,
+    *,
+    finished_at: datetime,
+    finish_reason: str,
+    counts: dict[str, int],
+    stats: dict[str, Any],
+) -> None:
+    """Record the end of a crawl with its counts (keys: the `CrawlRun` `*_count` columns)."""
+    run = session.get_one(CrawlRun, run_id)
+    run.finished_at = finished_at
+    run.finish_reason = finish_reason
+    run.status = "finished" if finish_reason == "finished" else "failed"
+    for name, value in counts.items():
+        setattr(run, name, value)
+    run.stats = stats

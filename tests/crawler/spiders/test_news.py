@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from scrapy import Request
+from scrapy.http import Response
+
+from crawler.items import ARTICLE, ERROR, FEED, LISTING, ROBOTS, SITEMAP, PageItem
+from crawler.spiders.news import InvalidSpiderArgument, NewsSpider
+from tests.support.responses import BASE_URL, site_response
+from tests.support.site_server import ARTICLES
+
+
+def make_spider(**kwargs) -> NewsSpider:
+    return NewsSpider(start_urls=f"{BASE_URL}/", **kwargs)
+
+
+def split(results) -> tuple[list[PageItem], list[Request]]:
+    results = list(results)
+    return [r for r in results if isinstance(r, PageItem)], [r for r in results if isinstance(r, Request)]
+
+
+def test_start_requests_the_start_urls_and_robots_txt():
+    import asyncio
+
+    async def collect():
+        return [r async for r in make_spider().start()]
+
+    requests = asyncio.run(collect())
+    assert [r.url for r in requests] == [f"{BASE_URL}/", f"{BASE_URL}/robots.txt"]
+
+
+def test_start_skips_robots_txt_when_sitemaps_are_off():
+    import asyncio
+
+    async def collect():
+        return [r async for r in make_spider(follow_sitemaps="false").start()]
+
+    assert [r.url for r in asyncio.run(collect())] == [f"{BASE_URL}/"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"start_urls": ""}, "at least one start URL"),
+        ({"start_urls": "ftp://news.example/"}, r"not an http\(s\) URL"),
+        ({"start_urls": "file:///etc/passwd"}, r"not an http\(s\) URL"),
+        ({"start_urls": "https://news.example/", "follow_feeds": "maybe"}, "follow_feeds"),
+    ],
+)
+def test_wrong_arguments_fail_before_any_request(arguments, message):
+    with pytest.raises(InvalidSpiderArgument, match=message):
+        NewsSpider(**arguments)
+
+
+def test_start_urls_may_be_separated_by_commas_or_spaces():
+    spider = NewsSpider(start_urls="https://a.example/, https://www.b.example/feed")
+    assert spider.start_urls == ["https://a.example/", "https://www.b.example/feed"]
+    assert spider.allowed_domains == ["a.example", "b.example"]
+
+
+def test_home_page_is_a_listing_whose_links_and_pagination_are_followed():
+    items, requests = split(make_spider().parse_start(site_response("/")))
+    assert [item.page_kind for item in items] == [LISTING]
+    urls = {r.url for r in requests}
+    assert f"{BASE_URL}/?page=2" in urls
+    assert f"{BASE_URL}/feed.xml" in urls
+    assert f"{BASE_URL}/news/{ARTICLES[0].slug}.html" in urls
+    assert f"{BASE_URL}/section/local/" in urls
+
+
+def test_article_page_yields_an_article_item_and_follows_nothing():
+    response = site_response(f"/news/{ARTICLES[0].slug}.html")
+    items, requests = split(make_spider().parse_page(response))
+    assert requests == []
+    assert len(items) == 1
+    assert items[0].page_kind == ARTICLE
+    assert items[0].text.startswith("<!DOCTYPE html>")
+    assert items[0].body == response.body
+
+
+def test_error_page_is_recorded_with_its_status():
+    items, requests = split(make_spider().parse_page(site_response("/missing/")))
+    assert requests == []
+    assert [(i.page_kind, i.status) for i in items] == [(ERROR, 404)]
+
+
+def test_robots_txt_leads_to_its_sitemaps():
+    items, requests = split(make_spider().parse_start(site_response("/robots.txt")))
+    assert [i.page_kind for i in items] == [ROBOTS]
+    assert [r.url for r in requests] == [f"{BASE_URL}/sitemap.xml"]
+
+
+def test_sitemap_index_leads_to_its_sitemaps():
+    items, requests = split(make_spider().parse_start(site_response("/sitemap.xml")))
+    assert [i.page_kind for i in items] == [SITEMAP]
+    assert [r.url for r in requests] == [
+        f"{BASE_URL}/sitemap-news.xml.gz",
+        f"{BASE_URL}/sitemap-pages.xml",
+    ]
+
+
+def test_gzipped_news_sitemap_lists_articles_with_their_dates():
+    response = site_response("/sitemap-news.xml.gz")
+    assert response.body[:2] == b"\x1f\x8b"
+    items, requests = split(make_spider().parse_sitemap(response))
+    assert [i.page_kind for i in items] == [SITEMAP]
+    assert len(requests) == len(ARTICLES)
+    assert requests[0].meta["listed_dates"][0].value == ARTICLES[0].published
+
+
+def test_feed_links_lose_their_tracking_parameters():
+    items, requests = split(make_spider().parse_start(site_response("/feed.xml")))
+    assert [i.page_kind for i in items] == [FEED]
+    assert requests
+    assert all("utm_" not in r.url for r in requests)
+    assert requests[0].meta["listed_dates"][0].source == "feed"
+
+
+def test_links_to_other_sites_are_not_followed():
+    spider = make_spider()
+    assert spider.is_on_site(f"{BASE_URL}/x")
+    assert spider.is_on_site("http://www.news.example/x")
+    assert spider.is_on_site("http://sport.news.example/x")
+    assert not spider.is_on_site("http://othernews.example/x")
+    assert not spider.is_on_site("http://news.example.evil.test/x")
+
+
+def test_corrupt_gzip_sitemap_is_recorded_and_followed_no_further():
+    body = gzip.compress(b"<urlset>")[:-6]
+    response = Response(f"{BASE_URL}/broken.xml.gz", body=body, request=Request(f"{BASE_URL}/broken.xml.gz"))
+    items, requests = split(make_spider().parse_sitemap(response))
+    assert [i.page_kind for i in items] == [SITEMAP]
+    assert requests == []

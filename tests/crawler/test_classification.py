@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from crawler.classification import classify_page
+from crawler.extraction import parse_html
+from crawler.items import ARTICLE, LISTING, OTHER
+from tests.support.site_server import ARTICLES, DemoSite
+
+
+def kind_of(path: str) -> str:
+    return classify_page(parse_html(DemoSite("http://news.example").render(path).body.decode()))
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/", LISTING),
+        ("/?page=2", LISTING),
+        ("/section/local/", LISTING),
+        ("/tag/harbour/", LISTING),
+        ("/about/", OTHER),
+        (f"/news/{ARTICLES[0].slug}.html", ARTICLE),
+        (f"/news/{ARTICLES[3].slug}.html", ARTICLE),
+        (f"/print/news/{ARTICLES[2].slug}.html", ARTICLE),
+    ],
+    ids=["home", "home-page-2", "section", "tag", "about", "notice-article", "modern-article",
+         "print-version"],  # fmt: skip
+)
+def test_classify_sample_site_pages(path, kind):
+    assert kind_of(path) == kind
+
+
+def test_undeclared_long_text_page_is_an_article():
+    paragraphs = "".join(f"<p>{'Sentence of the story number %d. ' % i * 6}</p>" for i in range(5))
+    page = f"<html><body><h1>Title</h1>{paragraphs}</body></html>"
+    assert classify_page(parse_html(page)) == ARTICLE
+
+
+def test_page_declaring_a_collection_is_a_listing():
+    page = (
+        '<html><head><script type="application/ld+json">{"@type": "CollectionPage"}</script>'
+        "</head><body><p>x</p></body></html>"
+    )
+    assert classify_page(parse_html(page)) == LISTING

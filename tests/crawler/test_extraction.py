@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from lxml import html
+
+from crawler.banners import banner_kind, find_banners
+from crawler.extraction import extract_article, extract_article_or_reason, strip_leading_repeats
+from crawler.items import ARTICLE, PageItem
+from crawler.normalization import normalize_article
+from tests.support.site_server import ARTICLES, NOTICE_TEXT, DemoSite
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "pages"
+FETCHED_AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+BASE_URL = "http://news.example"
+
+
+def page_from_html(text: str, url: str) -> PageItem:
+    return PageItem(
+        url=url, final_url=url, status=200, fetched_at=FETCHED_AT, page_kind=ARTICLE,
+        body=text.encode(), text=text,
+    )  # fmt: skip
+
+
+def site_page(path: str) -> PageItem:
+    return page_from_html(DemoSite(BASE_URL).render(path).body.decode(), f"{BASE_URL}{path}")
+
+
+def test_embassypages_notice_is_a_banner_and_not_in_the_body():
+    page = page_from_html(
+        (FIXTURES / "embassypages" / "nato-air-patrols.html").read_text(),
+        "https://www.embassypages.com/news/nato-steps-up-air-patrols-over-the-baltic-states",
+    )
+    extracted = extract_article(page)
+    assert extracted is not None
+    record = normalize_article(extracted)
+    assert record.title == "NATO steps up air patrols over the Baltic states"
+    assert record.published_at is not None
+    assert record.published_at.date().isoformat() == "2014-05-30"
+    assert record.body.startswith("NATO said Friday it would step up air patrols")
+    assert "Consular assistance" not in record.body
+    assert "Published on" not in record.body
+    assert [b.kind for b in record.banners] == ["alert"]
+    assert record.banners[0].text.startswith(
+        "Consular assistance in Russia\n\nRussia is currently at war in Ukraine."
+    )
+    assert record.section == "News"
+    assert record.canonical_url == (
+        "https://www.embassypages.com/news/nato-steps-up-air-patrols-over-the-baltic-states"
+    )
+
+
+def test_notice_template_article_keeps_only_the_article():
+    article = ARTICLES[0]
+    record = normalize_article(extract_article(site_page(f"/news/{article.slug}.html")))
+    assert record.title == article.title
+    assert record.body == "\n\n".join(article.paragraphs)
+    assert record.section == article.section
+    assert record.published_at is not None
+    assert record.published_at.date().isoformat() == "2014-05-30"
+    assert {b.kind for b in record.banners} == {"alert", "ticker", "cookie"}
+
+
+def test_modern_template_article_metadata_and_mid_article_promo():
+    article = next(a for a in ARTICLES if a.template == "modern")
+    record = normalize_article(extract_article(site_page(f"/news/{article.slug}.html")))
+    assert record.body == "\n\n".join(article.paragraphs)
+    assert record.authors == (article.author,)
+    assert record.tags == article.tags
+    assert record.section == article.section
+    assert record.site_name == "The Harbour Gazette"
+    assert record.language == "en"
+    assert record.date_source == "jsonld"
+    assert record.published_at == datetime.fromisoformat(article.published).astimezone(UTC)
+    kinds = {b.kind for b in record.banners}
+    assert "newsletter" in kinds
+    assert all("morning briefing" not in p for p in record.body.split("\n\n"))
+
+
+def test_every_sample_article_body_is_free_of_the_site_notice():
+    for article in ARTICLES:
+        record = normalize_article(extract_article(site_page(f"/news/{article.slug}.html")))
+        assert NOTICE_TEXT[:30] not in record.body, article.slug
+        assert record.body.startswith(article.paragraphs[0][:40]), article.slug
+
+
+def test_short_page_is_not_an_article():
+    article, reason = extract_article_or_reason(site_page("/news/editors-note.html"))
+    assert article is None
+    assert "too short" in reason
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\x00\x00"])
+def test_empty_page_is_not_an_article(text):
+    article, _ = extract_article_or_reason(page_from_html(text, "http://news.example/x"))
+    assert article is None
+
+
+def test_strip_leading_repeats_drops_title_breadcrumb_and_dateline_only_at_the_top():
+    text = (
+        "Home News A title\nA title\nPublished on 30/05/2014\nFirst paragraph of the story.\n"
+        "A title\nPublished on 30/05/2014"
+    )
+    assert strip_leading_repeats(text, title="A title", breadcrumb=["Home", "News", "A title"]) == (
+        "First paragraph of the story.\nA title\nPublished on 30/05/2014"
+    )
+
+
+def test_strip_leading_repeats_keeps_a_first_paragraph_that_mentions_a_date():
+    text = "On 30/05/2014 the council met for the last time before the summer break began."
+    assert strip_leading_repeats(text, title="Other", breadcrumb=[]) == text
+
+
+@pytest.mark.parametrize(
+    ("markup", "kind"),
+    [
+        ('<div class="avis-lecteurs">x</div>', "notice"),
+        ('<div class="hinweis-box">x</div>', "notice"),
+        ('<div id="cookie-banner">x</div>', "cookie"),
+        ('<div class="gdpr-consent">x</div>', "cookie"),
+        ('<div class="newsletter-promo">x</div>', "newsletter"),
+        ('<div class="breaking-news-ticker">x</div>', "ticker"),
+        ('<div role="alert">x</div>', "alert"),
+        ('<div class="story-body">x</div>', None),
+        ('<div class="tickets">x</div>', None),
+    ],
+)
+def test_banner_kind_from_role_class_and_id(markup, kind):
+    assert banner_kind(html.fragment_fromstring(markup)) == kind
+
+
+def test_find_banners_skips_menus_and_the_headline_container():
+    tree = html.document_fromstring(
+        '<html><body><div class="notice-bar"><a href="/a">One link</a> <a href="/b">Another link'
+        '</a> <a href="/c">Third link</a></div><div class="alert"><h1>Headline</h1><p>Text of '
+        "the whole story goes here and it is long enough.</p></div></body></html>"
+    )
+    assert find_banners(tree) == []

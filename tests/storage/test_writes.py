@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from storage.database import session_scope
+from storage.models import Article, ArticleBanner, Banner, Fetch, Site
+from storage.queries import article_banners, article_by_url
+from storage.writes import fetch_body, record_fetch, upsert_article, upsert_site
+from tests.support.records import FETCHED_AT, NOTICE, article_record, fetch_record
+
+
+def store(sessions, record):
+    with session_scope(sessions) as session:
+        site_id = upsert_site(session, record.host, seen_at=record.fetched_at)
+        return upsert_article(session, record, site_id=site_id)
+
+
+def count(sessions, model) -> int:
+    with session_scope(sessions) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_upsert_article_is_idempotent(sessions):
+    first = store(sessions, article_record())
+    second = store(sessions, article_record())
+    assert first.outcome == "new"
+    assert second.outcome == "unchanged"
+    assert first.article_id == second.article_id
+    assert count(sessions, Article) == 1
+    assert count(sessions, Banner) == 1
+    assert count(sessions, ArticleBanner) == 1
+    assert count(sessions, Site) == 1
+
+
+def test_upsert_article_keeps_first_seen_and_moves_last_seen_forward(sessions):
+    store(sessions, article_record())
+    later = FETCHED_AT + timedelta(days=3)
+    store(sessions, article_record(fetched_at=later))
+    store(sessions, article_record(fetched_at=FETCHED_AT - timedelta(days=1)))
+    with session_scope(sessions) as session:
+        article = article_by_url(session, "https://news.example/story")
+        assert article.first_seen_at == FETCHED_AT - timedelta(days=1)
+        assert article.last_seen_at == later
+
+
+def test_changed_body_is_reported_as_updated_and_replaces_the_text(sessions):
+    store(sessions, article_record())
+    result = store(sessions, article_record(body="A corrected body of the story."))
+    assert result.outcome == "updated"
+    with session_scope(sessions) as session:
+        assert article_by_url(session, "https://news.example/story").body == "A corrected body of the story."
+
+
+def test_banner_is_stored_once_per_site_and_linked_to_every_article(sessions):
+    for slug in ("one", "two", "three"):
+        store(sessions, article_record(slug))
+    assert count(sessions, Banner) == 1
+    assert count(sessions, ArticleBanner) == 3
+    with session_scope(sessions) as session:
+        banner = session.scalars(select(Banner)).one()
+        assert banner.page_count == 3
+        assert banner.text == NOTICE.text
+        article = article_by_url(session, "https://news.example/two")
+        assert [b.text for b in article_banners(article)] == [NOTICE.text]
+
+
+def test_same_banner_on_two_sites_is_two_banners(sessions):
+    store(sessions, article_record("one"))
+    store(sessions, article_record("x", canonical_url="https://other.example/x", host="other.example"))
+    assert count(sessions, Banner) == 2
+
+
+def test_banner_last_seen_moves_with_later_pages(sessions):
+    store(sessions, article_record("one"))
+    store(sessions, article_record("two", fetched_at=FETCHED_AT + timedelta(hours=5)))
+    with session_scope(sessions) as session:
+        banner = session.scalars(select(Banner)).one()
+        assert banner.first_seen_at == FETCHED_AT
+        assert banner.last_seen_at == FETCHED_AT + timedelta(hours=5)
+
+
+def test_article_without_banners_has_none(sessions):
+    store(sessions, article_record(banners=()))
+    assert count(sessions, Banner) == 0
+
+
+def test_record_fetch_keeps_the_raw_body_compressed(sessions):
+    body = b"<html>" + b"<p>repeated text</p>" * 500 + b"</html>"
+    with session_scope(sessions) as session:
+        site_id = upsert_site(session, "news.example", seen_at=FETCHED_AT)
+        fetch_id = record_fetch(session, fetch_record(body=body), site_id=site_id, run_id=None)
+    with session_scope(sessions) as session:
+        fetch = session.get(Fetch, fetch_id)
+        assert fetch_body(fetch) == body
+        assert len(fetch.body_zlib) < len(body) / 10
+        assert fetch.body_size == len(body)
+
+
+def test_dates_come_back_aware_in_utc(sessions):
+    record = article_record()
+    store(sessions, record)
+    with session_scope(sessions) as session:
+        article = article_by_url(session, record.canonical_url)
+        assert article.published_at == record.published_at
+        assert article.published_at.utcoffset() == timedelta(0)
+
+
+def test_upsert_site_adds_the_name_once_known(sessions):
+    with session_scope(sessions) as session:
+        first = upsert_site(session, "news.example", seen_at=FETCHED_AT)
+        second = upsert_site(session, "news.example", seen_at=FETCHED_AT, name="News")
+        assert first == second
+        assert session.get(Site, first).name == "News"
+
+
+def test_records_are_frozen_and_replaceable():
+    record = article_record()
+    assert replace(record, title="x").title == "x"
