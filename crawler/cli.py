@@ -140,7 +140,7 @@ def crawl(
     verbose: bool,
     no_progress: bool,
 ) -> None:
-    """Crawl the sites of URLS (home, section, feed, sitemap or robots.txt URLs) into the archive."""
+    """Crawl the sites of URLS (home, section, feed, sitemap or robots.txt) into the archive."""
     try:
         start_urls = parse_start_urls(list(urls))
         settings_overrides: dict[str, Any] = {
@@ -338,7 +338,8 @@ def show(article: str, database_url: str, output_format: str) -> None:
         )
     out.print(f"[dim]{'banners':>12}[/dim]  {len(record['banners'])}")
     for banner in record["banners"]:
-        out.print(f"    [{banner['kind']}] {escape(banner['text'].replace(chr(10) * 2, ' '))}")
+        line = f"[{banner['kind']}] {banner['text'].replace(chr(10) * 2, ' ')}"
+        out.print(f"    {escape(line)}")
     out.print()
     out.print(escape(record["body"]))
 

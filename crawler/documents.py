@@ -148,10 +148,10 @@ def _item_link(item: etree._Element) -> str | None:
         if href and child.get("rel", "alternate") == "alternate":
             return str(href).strip()
         if child.text and child.text.strip():
-            return child.text.strip()
+            return str(child.text).strip()
     guid = next((c for c in item if _local(c.tag) == "guid"), None)
     if guid is not None and guid.get("isPermaLink", "true") == "true" and guid.text:
-        text = guid.text.strip()
+        text = str(guid.text).strip()
         if text.startswith(("http://", "https://")):
             return text
     return None

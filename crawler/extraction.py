@@ -14,6 +14,7 @@ from importlib.metadata import version
 
 import trafilatura
 from lxml import etree, html
+from trafilatura.settings import Document
 
 from crawler.banners import find_banners, remove_elements
 from crawler.items import DateCandidate, ExtractedArticle, PageItem
@@ -30,16 +31,6 @@ from crawler.normalization import to_utc
 
 logger = logging.getLogger(__name__)
 
-# The trafilatura options we use, written out once.
-TRAFILATURA_OPTIONS = {
-    "include_comments": False,
-    "include_tables": True,
-    "include_images": False,
-    "include_links": False,
-    "with_metadata": True,
-    "deduplicate": False,
-    "favor_precision": False,
-}
 EXTRACTOR = f"trafilatura {version('trafilatura')}"
 DEFAULT_MIN_TEXT_CHARS = 200
 # A date as datelines write it: 30/05/2014, 2014-05-30, 30 May 2014, May 30, 2014, 30. Mai 2014.
@@ -112,11 +103,11 @@ def extract_from_tree(
     json_ld = json_ld_article(tree) or {}
     crumbs = breadcrumb_labels(tree)
 
-    document = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
+    document = run_trafilatura(tree, url)
     if document is None or not (document.text or "").strip():
         return None, "no main text found"
     title = document.title or _json_ld_text(json_ld.get("headline"))
-    body = strip_leading_repeats(document.text, title=title, breadcrumb=crumbs)
+    body = strip_leading_repeats(document.text or "", title=title, breadcrumb=crumbs)
     if len(body) < min_text_chars:
         return None, f"main text too short ({len(body)} < {min_text_chars} characters)"
     if document.date:
@@ -141,6 +132,22 @@ def extract_from_tree(
         ),
         "",
     )
+
+
+def run_trafilatura(tree: html.HtmlElement, url: str) -> Document | None:
+    """Run trafilatura with the options we use, written out once: comments off, metadata on."""
+    document = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        include_links=False,
+        with_metadata=True,
+        deduplicate=False,
+        favor_precision=False,
+    )
+    return document if isinstance(document, Document) else None
 
 
 def strip_leading_repeats(text: str, *, title: str | None, breadcrumb: list[str]) -> str:

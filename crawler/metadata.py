@@ -36,7 +36,9 @@ BREADCRUMB_XPATH = (
     " or contains(translate(@aria-label, 'BREADCRUMB', 'breadcrumb'), 'breadcrumb')]"
 )
 BREADCRUMB_SEPARATORS = frozenset({">", "/", "\u00bb", "\u203a", "|"})
-HOME_LABELS = frozenset({"home", "accueil", "startseite", "inicio", "início", "home page", "homepage"})
+HOME_LABELS = frozenset(
+    {"home", "accueil", "startseite", "inicio", "início", "home page", "homepage"}
+)
 
 
 def json_ld_objects(tree: html.HtmlElement) -> list[dict[str, Any]]:
@@ -161,7 +163,7 @@ def declared_canonical_url(tree: html.HtmlElement, base_url: str) -> str | None:
     """Return the page's rel=canonical URL (or og:url), made absolute, if it declares one."""
     for link in tree.xpath("//link[@href]"):
         if "canonical" in (link.get("rel") or "").lower().split():
-            return _absolute(link.get("href"), base_url)
+            return _absolute(str(link.get("href")), base_url)
     og_url = meta_content(tree, ("og:url",))
     return _absolute(og_url[0], base_url) if og_url else None
 
@@ -174,7 +176,7 @@ def page_language(tree: html.HtmlElement) -> str | None:
     """Return the language the page declares (`<html lang>`, then meta tags), if any."""
     lang = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
     if lang and lang.strip():
-        return lang.strip()
+        return str(lang).strip()
     declared = meta_content(tree, ("og:locale", "content-language", "language", "dc.language"))
     if declared:
         return declared[0]

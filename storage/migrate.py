@@ -74,6 +74,7 @@ def current_revision(url: str) -> str | None:
 
 def ensure_current(url: str) -> None:
     """Create or upgrade the archive at `url` unless it is already at head."""
+    _prepare_sqlite_folder(url)
     if current_revision(url) != head_revision():
         upgrade(url)
 

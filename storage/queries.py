@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Article, ArticleBanner, Banner, CrawlRun, Fetch, Site
+
+SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,7 +23,7 @@ class ArticleFilter:
     since: datetime | None = None
     until: datetime | None = None
 
-    def apply(self, statement: Select[Any]) -> Select[Any]:
+    def apply(self, statement: SelectT) -> SelectT:
         """Return `statement` (which selects from articles) narrowed by this filter."""
         if self.site:
             host = self.site.lower().removeprefix("www.")

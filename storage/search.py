@@ -8,11 +8,14 @@ re-written as quoted FTS5 strings on SQLite and go through `websearch_to_tsquery
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, column, func, literal_column, select, table, text
+from sqlalchemy import column, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnClause
 
 from storage.models import Article, Site
 from storage.queries import ArticleFilter
@@ -92,11 +95,11 @@ def _search_sqlite(
 ) -> list[SearchHit]:
     fts = table("articles_fts", column("rowid"))
     match = fts5_query(query)
-    rank = literal_column(f"bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})")
-    snippet = literal_column(
+    rank: ColumnClause[float] = literal_column(f"bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})")
+    snippet: ColumnClause[str] = literal_column(
         f"snippet(articles_fts, 1, '{SNIPPET_START}', '{SNIPPET_END}', '…', 24)"
     )
-    statement: Select[tuple[int, str, str, str | None, datetime | None, str, float]] = (
+    statement = (
         select(
             Article.id,
             Article.canonical_url,
@@ -124,7 +127,7 @@ def _search_postgresql(
     tsquery = func.websearch_to_tsquery(literal_column("'simple'::regconfig"), query)
     if session.scalar(select(func.numnode(tsquery))) == 0:
         raise InvalidSearchQuery(f"nothing to search for in {query!r}: give at least one word")
-    vector = literal_column(
+    vector: ColumnClause[Any] = literal_column(
         # The same expression as the GIN index ix_articles_search (migration 0001).
         "(setweight(to_tsvector('simple'::regconfig, coalesce(articles.title, '')), 'A') || "
         "setweight(to_tsvector('simple'::regconfig, coalesce(articles.body, '')), 'B'))"
@@ -161,9 +164,7 @@ def _search_postgresql(
     return [_hit(row, score=float(row[6])) for row in session.execute(statement).all()]
 
 
-def _hit(
-    row: tuple[int, str, str, str | None, datetime | None, str, float], *, score: float
-) -> SearchHit:
+def _hit(row: Sequence[Any], *, score: float) -> SearchHit:
     article_id, url, host, title, published_at, snippet, _ = row
     return SearchHit(
         article_id=article_id,

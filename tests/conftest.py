@@ -50,7 +50,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def sessions(database_url: str):  # type: ignore[no-untyped-def]
+def sessions(database_url: str):
     """A session factory on the test archive (the caller commits, as in the crawler)."""
     engine = make_engine(database_url, immediate_transactions=True)
     yield make_session_factory(engine)

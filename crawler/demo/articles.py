@@ -36,8 +36,9 @@ ARTICLES: tuple[SampleArticle, ...] = (
             "Poland and the three Baltic states have asked for a permanent presence of allied "
             "troops on their soil. Diplomats said a decision on that request was not expected "
             "before the summit in Wales in September.",
-            "Several capitals also pledged to raise defence spending towards the agreed target of "
-            "two per cent of national output, a goal that only a handful of members currently meet.",
+            "Several capitals also pledged to raise defence spending towards the agreed target "
+            "of two per cent of national output, a goal that only a handful of members currently "
+            "meet.",
         ),
     ),
     SampleArticle(

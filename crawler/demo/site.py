@@ -12,6 +12,7 @@ version with rel=canonical, a page too short to be an article, a 404, a 500 and 
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -72,7 +73,7 @@ class DemoSite:
             return self._home(int(query.get("page", ["1"])[0] or 1))
         if path in by_path:
             return self._html(self._article(by_path[path]))
-        routes = {
+        routes: dict[str, Callable[[], Response]] = {
             "/robots.txt": self._robots,
             "/sitemap.xml": self._sitemap_index,
             "/sitemap-pages.xml": self._sitemap_pages,

@@ -170,7 +170,7 @@ class NewsSpider(Spider):
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         """Record a fetch that failed before any response (DNS, refused, timeout, reset)."""
-        if failure.check(IgnoreRequest):  # robots.txt or offsite: a decision, not an error
+        if failure.check(IgnoreRequest):  # type: ignore[no-untyped-call]  # robots.txt or offsite: a decision, not an error
             self.logger.debug("not fetched: %s", failure.value)
             return
         request = failure.request  # type: ignore[attr-defined]
@@ -181,7 +181,9 @@ class NewsSpider(Spider):
             status=0,
             fetched_at=datetime.now(UTC),
             page_kind=ERROR,
-            error=f"{failure.type.__name__}: {failure.getErrorMessage()}"[:500],
+            error=f"{getattr(failure.type, '__name__', 'Error')}: {failure.getErrorMessage()}"[
+                :500
+            ],
         )
 
     # --- helpers --------------------------------------------------------------------------

@@ -24,15 +24,23 @@ def kind_of(path: str) -> str:
         (f"/news/{ARTICLES[3].slug}.html", ARTICLE),
         (f"/print/news/{ARTICLES[2].slug}.html", ARTICLE),
     ],
-    ids=["home", "home-page-2", "section", "tag", "about", "notice-article", "modern-article",
-         "print-version"],  # fmt: skip
+    ids=[
+        "home",
+        "home-page-2",
+        "section",
+        "tag",
+        "about",
+        "notice-article",
+        "modern-article",
+        "print-version",
+    ],
 )
 def test_classify_sample_site_pages(path, kind):
     assert kind_of(path) == kind
 
 
 def test_undeclared_long_text_page_is_an_article():
-    paragraphs = "".join(f"<p>{'Sentence of the story number %d. ' % i * 6}</p>" for i in range(5))
+    paragraphs = "".join(f"<p>{f'Sentence of the story number {i}. ' * 6}</p>" for i in range(5))
     page = f"<html><body><h1>Title</h1>{paragraphs}</body></html>"
     assert classify_page(parse_html(page)) == ARTICLE
 

@@ -21,7 +21,8 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/
 <link rel="enclosure" href="https://news.example/a.mp3"/><published>2014-05-30T09:40:00Z</published>
 </entry></feed>"""
 SITEMAP_INDEX = b"""<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
-<sitemap><loc>https://news.example/s1.xml.gz</loc></sitemap><sitemap><loc> https://news.example/s2.xml </loc></sitemap>
+<sitemap><loc>https://news.example/s1.xml.gz</loc></sitemap>
+<sitemap><loc> https://news.example/s2.xml </loc></sitemap>
 </sitemapindex>"""
 NEWS_SITEMAP = b"""<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
  xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url><loc>https://news.example/a</loc>
@@ -32,7 +33,10 @@ NEWS_SITEMAP = b"""<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/s
 
 def test_parse_rss_feed():
     pages = parse_feed(RSS)
-    assert [p.url for p in pages] == ["https://news.example/one?utm_source=rss", "https://news.example/two"]
+    assert [p.url for p in pages] == [
+        "https://news.example/one?utm_source=rss",
+        "https://news.example/two",
+    ]
     assert pages[0].dates[0].value == "Fri, 30 May 2014 09:40:00 +0200"
     assert pages[0].dates[0].source == "feed"
     assert pages[0].title == "One"
@@ -87,7 +91,7 @@ def test_external_entities_are_not_resolved(tmp_path):
     secret.write_text("TOP-SECRET-TOKEN")
     body = (
         f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret}">]>'
-        '<rss><channel><item><link>https://news.example/&x;</link></item></channel></rss>'
+        "<rss><channel><item><link>https://news.example/&x;</link></item></channel></rss>"
     ).encode()
     pages = parse_feed(body)
     assert all("TOP-SECRET-TOKEN" not in p.url for p in pages)
@@ -97,7 +101,9 @@ def test_entity_expansion_bomb_is_not_expanded():
     entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
         f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8)
     )
-    body = f'<?xml version="1.0"?><!DOCTYPE r [{entities}]><urlset><url><loc>&i;</loc></url></urlset>'
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE r [{entities}]><urlset><url><loc>&i;</loc></url></urlset>'
+    )
     root = parse_xml(body.encode())
     text = "" if root is None else "".join(root.itertext())
     assert len(text) < 1000

@@ -28,6 +28,12 @@ def site_page(path: str) -> PageItem:
     return page_from_html(DemoSite(BASE_URL).render(path).body.decode(), f"{BASE_URL}{path}")
 
 
+def extract_record(page: PageItem):
+    extracted = extract_article(page)
+    assert extracted is not None
+    return normalize_article(extracted)
+
+
 def test_embassypages_notice_is_a_banner_and_not_in_the_body():
     page = page_from_html(
         (FIXTURES / "embassypages" / "nato-air-patrols.html").read_text(),
@@ -54,7 +60,7 @@ def test_embassypages_notice_is_a_banner_and_not_in_the_body():
 
 def test_notice_template_article_keeps_only_the_article():
     article = ARTICLES[0]
-    record = normalize_article(extract_article(site_page(f"/news/{article.slug}.html")))
+    record = extract_record(site_page(f"/news/{article.slug}.html"))
     assert record.title == article.title
     assert record.body == "\n\n".join(article.paragraphs)
     assert record.section == article.section
@@ -65,7 +71,7 @@ def test_notice_template_article_keeps_only_the_article():
 
 def test_modern_template_article_metadata_and_mid_article_promo():
     article = next(a for a in ARTICLES if a.template == "modern")
-    record = normalize_article(extract_article(site_page(f"/news/{article.slug}.html")))
+    record = extract_record(site_page(f"/news/{article.slug}.html"))
     assert record.body == "\n\n".join(article.paragraphs)
     assert record.authors == (article.author,)
     assert record.tags == article.tags
@@ -81,7 +87,7 @@ def test_modern_template_article_metadata_and_mid_article_promo():
 
 def test_every_sample_article_body_is_free_of_the_site_notice():
     for article in ARTICLES:
-        record = normalize_article(extract_article(site_page(f"/news/{article.slug}.html")))
+        record = extract_record(site_page(f"/news/{article.slug}.html"))
         assert NOTICE_TEXT[:30] not in record.body, article.slug
         assert record.body.startswith(article.paragraphs[0][:40]), article.slug
 

@@ -30,8 +30,17 @@ from crawler.normalization import (
         ("https://example.com/caf%C3%A9", "https://example.com/caf%C3%A9"),
         ("https://example.com/café", "https://example.com/caf%C3%A9"),
     ],
-    ids=["tracking", "sorted-query-no-fragment", "http-port", "https-port", "other-port",
-         "root-path", "click-ids", "encoded", "unicode"],  # fmt: skip
+    ids=[
+        "tracking",
+        "sorted-query-no-fragment",
+        "http-port",
+        "https-port",
+        "other-port",
+        "root-path",
+        "click-ids",
+        "encoded",
+        "unicode",
+    ],
 )
 def test_canonical_url(url, expected):
     assert canonical_url(url) == expected
@@ -39,7 +48,9 @@ def test_canonical_url(url, expected):
 
 def test_choose_canonical_url_honours_canonical_on_same_site():
     page = "https://www.example.com/print/story-1?utm_source=x"
-    assert choose_canonical_url(page, "https://example.com/story-1") == "https://example.com/story-1"
+    assert (
+        choose_canonical_url(page, "https://example.com/story-1") == "https://example.com/story-1"
+    )
 
 
 def test_choose_canonical_url_ignores_canonical_on_other_site():

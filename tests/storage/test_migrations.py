@@ -31,9 +31,14 @@ def table_names(url: str) -> set[str]:
 def test_upgrade_downgrade_upgrade(empty_database_url):
     upgrade(empty_database_url)
     assert current_revision(empty_database_url) == head_revision()
-    assert {"articles", "banners", "article_banners", "fetches", "sites", "crawl_runs"} <= table_names(
-        empty_database_url
-    )
+    assert {
+        "articles",
+        "banners",
+        "article_banners",
+        "fetches",
+        "sites",
+        "crawl_runs",
+    } <= table_names(empty_database_url)
     downgrade(empty_database_url, "base")
     assert table_names(empty_database_url) <= {"alembic_version"}
     upgrade(empty_database_url)

@@ -28,7 +28,9 @@ def archive(sessions):
                 canonical_url=f"https://{host}/{slug}",
                 published_at=datetime(2014, 5, 1 + index * 7, tzinfo=UTC),
             )  # fmt: skip
-            upsert_article(session, record, site_id=upsert_site(session, host, seen_at=record.fetched_at))
+            upsert_article(
+                session, record, site_id=upsert_site(session, host, seen_at=record.fetched_at)
+            )
     return sessions
 
 
@@ -47,14 +49,19 @@ def test_search_needs_every_word(archive):
 
 def test_search_phrase_or_and_exclusion(archive):
     assert titles(archive, '"night crossings"') == ["Ferry adds night crossings"]
-    assert set(titles(archive, "ferry OR regatta")) == {"Ferry adds night crossings", "Sailing regatta"}
+    assert set(titles(archive, "ferry OR regatta")) == {
+        "Ferry adds night crossings",
+        "Sailing regatta",
+    }
     assert titles(archive, "harbour -library") == ["Harbour dredging to start"]
 
 
 def test_search_filters_by_site_and_dates(archive):
     assert titles(archive, "regatta OR harbour", site="other.example") == ["Sailing regatta"]
     assert titles(archive, "harbour", since=datetime(2014, 5, 5, tzinfo=UTC)) == ["Library reopens"]
-    assert titles(archive, "harbour", until=datetime(2014, 5, 5, tzinfo=UTC)) == ["Harbour dredging to start"]
+    assert titles(archive, "harbour", until=datetime(2014, 5, 5, tzinfo=UTC)) == [
+        "Harbour dredging to start"
+    ]
 
 
 def test_search_marks_matches_in_the_snippet(archive):

@@ -12,11 +12,15 @@ FETCHED_AT = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 NOTICE = BannerRecord(
     kind="alert",
     text="Consular assistance in Russia\n\nRussia is currently at war in Ukraine.",
-    text_hash=banner_fingerprint("Consular assistance in Russia\n\nRussia is currently at war in Ukraine."),
+    text_hash=banner_fingerprint(
+        "Consular assistance in Russia\n\nRussia is currently at war in Ukraine."
+    ),
 )
 
 
-def article_record(slug: str = "story", *, body: str | None = None, **changes: object) -> ArticleRecord:
+def article_record(
+    slug: str = "story", *, body: str | None = None, **changes: object
+) -> ArticleRecord:
     body = body or f"The body of {slug}. It says something about the harbour and the town."
     record = ArticleRecord(
         canonical_url=f"https://news.example/{slug}",

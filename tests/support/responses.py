@@ -11,7 +11,9 @@ from crawler.demo.site import DemoSite
 BASE_URL = "http://news.example"
 
 
-def site_response(path: str, *, meta: dict[str, Any] | None = None, site: DemoSite | None = None) -> Response:
+def site_response(
+    path: str, *, meta: dict[str, Any] | None = None, site: DemoSite | None = None
+) -> Response:
     """Return the response the sample site gives for `path`, tied to its request."""
     site = site or DemoSite(BASE_URL)
     rendered = site.render(path)
@@ -19,7 +21,18 @@ def site_response(path: str, *, meta: dict[str, Any] | None = None, site: DemoSi
     request = Request(url, meta=meta or {})
     headers = {"Content-Type": rendered.content_type}
     if "html" in rendered.content_type:
-        return HtmlResponse(url, status=rendered.status, body=rendered.body, headers=headers, request=request)
+        return HtmlResponse(
+            url, status=rendered.status, body=rendered.body, headers=headers, request=request
+        )
     if rendered.content_type.startswith(("text/", "application/xml", "application/rss")):
-        return TextResponse(url, status=rendered.status, body=rendered.body, headers=headers, request=request, encoding="utf-8")
-    return Response(url, status=rendered.status, body=rendered.body, headers=headers, request=request)
+        return TextResponse(
+            url,
+            status=rendered.status,
+            body=rendered.body,
+            headers=headers,
+            request=request,
+            encoding="utf-8",
+        )
+    return Response(
+        url, status=rendered.status, body=rendered.body, headers=headers, request=request
+    )

@@ -18,7 +18,9 @@ def make_spider(**kwargs) -> NewsSpider:
 
 def split(results) -> tuple[list[PageItem], list[Request]]:
     results = list(results)
-    return [r for r in results if isinstance(r, PageItem)], [r for r in results if isinstance(r, Request)]
+    return [r for r in results if isinstance(r, PageItem)], [
+        r for r in results if isinstance(r, Request)
+    ]
 
 
 def test_start_requests_the_start_urls_and_robots_txt():
@@ -129,7 +131,9 @@ def test_links_to_other_sites_are_not_followed():
 
 def test_corrupt_gzip_sitemap_is_recorded_and_followed_no_further():
     body = gzip.compress(b"<urlset>")[:-6]
-    response = Response(f"{BASE_URL}/broken.xml.gz", body=body, request=Request(f"{BASE_URL}/broken.xml.gz"))
+    response = Response(
+        f"{BASE_URL}/broken.xml.gz", body=body, request=Request(f"{BASE_URL}/broken.xml.gz")
+    )
     items, requests = split(make_spider().parse_sitemap(response))
     assert [i.page_kind for i in items] == [SITEMAP]
     assert requests == []

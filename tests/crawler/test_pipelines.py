@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from scrapy.exceptions import CloseSpider
+from scrapy.utils.test import get_crawler
+from sqlalchemy import func, select
+
+from crawler.exceptions import NotAnArticle
+from crawler.items import ARTICLE, ERROR, LISTING, OTHER, PageItem
+from crawler.pipelines import ExtractionPipeline, NormalizationPipeline, StoragePipeline
+from crawler.spiders.news import NewsSpider
+from storage.database import session_scope
+from storage.models import Article, Banner, CrawlRun, Fetch
+from tests.support.site_server import ARTICLES, DemoSite
+
+BASE_URL = "http://news.example"
+FETCHED_AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def page(path: str, kind: str = ARTICLE, status: int = 200) -> PageItem:
+    rendered = DemoSite(BASE_URL).render(path)
+    return PageItem(
+        url=f"{BASE_URL}{path}", final_url=f"{BASE_URL}{path}", status=status,
+        fetched_at=FETCHED_AT, page_kind=kind, content_type=rendered.content_type,
+        body=rendered.body, text=rendered.body.decode() if kind == ARTICLE else "",
+    )  # fmt: skip
+
+
+def through_extraction_and_normalization(item: PageItem):
+    crawler = get_crawler(NewsSpider, settings_dict={"ARCHIVE_MIN_TEXT_CHARS": 200})
+    extracted = ExtractionPipeline.from_crawler(crawler).process_item(item)
+    return NormalizationPipeline().process_item(extracted)
+
+
+def test_article_page_becomes_an_article_record():
+    item = through_extraction_and_normalization(page(f"/news/{ARTICLES[0].slug}.html"))
+    assert item.article is not None
+    assert item.article.title == ARTICLES[0].title
+    assert item.fetch.page_kind == ARTICLE
+    assert item.host == "news.example"
+
+
+def test_listing_page_passes_on_without_article():
+    item = through_extraction_and_normalization(page("/", kind=LISTING))
+    assert item.article is None
+    assert item.fetch.page_kind == LISTING
+    assert item.rejection == "listing page"
+
+
+def test_short_article_page_is_recorded_as_other():
+    item = through_extraction_and_normalization(page("/news/editors-note.html"))
+    assert item.article is None
+    assert item.fetch.page_kind == OTHER
+    assert "too short" in item.rejection
+
+
+@pytest.fixture
+def storage_pipeline(database_url):
+    crawler = get_crawler(NewsSpider, settings_dict={"ARCHIVE_DATABASE_URL": database_url})
+    crawler.spider = crawler._create_spider(start_urls=f"{BASE_URL}/")
+    pipeline = StoragePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    yield pipeline, crawler
+    pipeline.engine.dispose()
+
+
+def test_storage_pipeline_stores_article_fetch_and_banners(storage_pipeline):
+    pipeline, crawler = storage_pipeline
+    item = through_extraction_and_normalization(page(f"/news/{ARTICLES[0].slug}.html"))
+    pipeline.process_item(item)
+    pipeline.process_item(item)
+    with session_scope(pipeline.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 1
+        assert session.scalar(select(func.count()).select_from(Fetch)) == 2
+        assert session.scalar(select(func.count()).select_from(Banner)) == 3
+    assert crawler.stats.get_value("archive/articles_new") == 1
+    assert crawler.stats.get_value("archive/articles_unchanged") == 1
+
+
+def test_storage_pipeline_records_a_listing_fetch_then_drops_it(storage_pipeline):
+    pipeline, _ = storage_pipeline
+    with pytest.raises(NotAnArticle, match="listing page"):
+        pipeline.process_item(through_extraction_and_normalization(page("/", kind=LISTING)))
+    with session_scope(pipeline.sessions) as session:
+        fetch = session.scalars(select(Fetch)).one()
+        assert fetch.page_kind == LISTING
+        assert session.scalar(select(func.count()).select_from(Article)) == 0
+
+
+def test_storage_pipeline_counts_error_pages(storage_pipeline):
+    pipeline, crawler = storage_pipeline
+    with pytest.raises(NotAnArticle):
+        pipeline.process_item(through_extraction_and_normalization(page("/missing/", ERROR, 404)))
+    assert crawler.stats.get_value("archive/fetch_errors") == 1
+
+
+def test_storage_pipeline_records_the_crawl_run(storage_pipeline):
+    pipeline, crawler = storage_pipeline
+    pipeline.process_item(
+        through_extraction_and_normalization(page(f"/news/{ARTICLES[1].slug}.html"))
+    )
+    pipeline.spider_closed(crawler.spider, "finished")
+    with session_scope(pipeline.sessions) as session:
+        run = session.scalars(select(CrawlRun)).one()
+        assert run.status == "finished"
+        assert run.start_urls == [f"{BASE_URL}/"]
+        assert run.articles_new_count == 1
+        assert run.pages_fetched_count == 1
+        assert run.finished_at is not None
+
+
+def test_storage_pipeline_refuses_an_unusable_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'no-such-folder' / 'archive.db'}"
+    crawler = get_crawler(NewsSpider, settings_dict={"ARCHIVE_DATABASE_URL": url})
+    pipeline = StoragePipeline.from_crawler(crawler)
+    with pytest.raises(CloseSpider) as raised:
+        pipeline.open_spider()
+    assert raised.value.reason.startswith("cannot open the archive")
+    assert "does not exist" in raised.value.reason

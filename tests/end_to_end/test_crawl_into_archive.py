@@ -1,0 +1,262 @@
+"""Crawl the local news site through the command line, then check the archive through export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.database import make_engine, make_session_factory, session_scope
+from storage.models import ArticleBanner, Banner, CrawlRun, Fetch
+from tests.support.commands import LOCAL_SITE_OPTIONS, crawl_local_site, newsarchive
+from tests.support.site_server import ARTICLES, NOTICE_TEXT, NOTICE_TITLE
+
+pytestmark = pytest.mark.end_to_end
+
+
+def export_jsonl(database_url: str, *filters: str) -> list[dict[str, Any]]:
+    output = newsarchive("export", "--db", database_url, "--format", "jsonl", *filters).stdout
+    return [json.loads(line) for line in output.splitlines()]
+
+
+def archive_counts(database_url: str) -> dict[str, int]:
+    engine = make_engine(database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return {
+                "banners": session.scalar(select(func.count()).select_from(Banner)) or 0,
+                "links": session.scalar(select(func.count()).select_from(ArticleBanner)) or 0,
+                "fetches": session.scalar(select(func.count()).select_from(Fetch)) or 0,
+            }
+    finally:
+        engine.dispose()
+
+
+def last_run(database_url: str) -> CrawlRun:
+    engine = make_engine(database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return session.scalars(
+                select(CrawlRun).order_by(CrawlRun.id.desc())
+            ).first() or pytest.fail("no crawl run")
+    finally:
+        engine.dispose()
+
+
+def test_crawl_archives_every_article_once_with_notice_as_banner(news_site_server, database_url):
+    base_url = news_site_server.site.base_url
+    result = crawl_local_site(base_url, database_url)
+    assert "crawl 1 finished" in result.stderr
+
+    records = export_jsonl(database_url)
+    assert sorted(r["title"] for r in records) == sorted(a.title for a in ARTICLES)
+    assert len({r["url"] for r in records}) == len(ARTICLES)
+    by_title = {r["title"]: r for r in records}
+    for article in ARTICLES:
+        record = by_title[article.title]
+        assert record["url"] == f"{base_url}/news/{article.slug}.html"
+        published = datetime.fromisoformat(article.published)
+        assert record["published"][:10] == f"{published:%Y-%m-%d}"
+        assert record["body"] == "\n\n".join(article.paragraphs)
+        assert NOTICE_TEXT[:40] not in record["body"]
+        assert NOTICE_TITLE not in record["body"]
+        assert {"kind": "alert", "text": f"{NOTICE_TITLE}\n\n{NOTICE_TEXT}"} in record["banners"]
+        assert record["section"] == article.section
+        assert len(record["content_hash"]) == 64
+
+    counts = archive_counts(database_url)
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        notice = session.scalars(select(Banner).where(Banner.kind == "alert")).one()
+        assert notice.page_count == len(ARTICLES)
+    engine.dispose()
+
+    run = last_run(database_url)
+    assert run.articles_new_count == len(ARTICLES)
+    assert run.stats is not None
+    assert run.stats["item_dropped_reasons_count/NotAnArticle"] > 0
+    assert run.error_count == 2  # the 500 and the 404 of the sample site
+    assert "/private/staff.html" not in news_site_server.request_log  # robots.txt obeyed
+
+    # A second crawl of the same site adds no article, banner or link.
+    second = crawl_local_site(base_url, database_url)
+    assert "crawl 2 finished" in second.stderr
+    assert len(export_jsonl(database_url)) == len(ARTICLES)
+    after = archive_counts(database_url)
+    assert after["banners"] == counts["banners"]
+    assert after["links"] == counts["links"]
+    assert after["fetches"] > counts["fetches"]  # every fetch is still recorded
+    rerun = last_run(database_url)
+    assert rerun.articles_new_count == 0
+    assert rerun.articles_updated_count == 0
+
+
+def test_crawl_from_a_feed_or_a_sitemap_only(news_site, tmp_path):
+    feed_db = f"sqlite:///{tmp_path / 'feed.db'}"
+    newsarchive("crawl", f"{news_site}/feed.xml", "--db", feed_db, *LOCAL_SITE_OPTIONS)
+    # The feed lists the 6 latest articles; its site's robots.txt sitemaps give the rest.
+    assert len(export_jsonl(feed_db)) == len(ARTICLES)
+
+    sitemap_db = f"sqlite:///{tmp_path / 'sitemap.db'}"
+    newsarchive(
+        "crawl", f"{news_site}/sitemap-news.xml.gz", "--db", sitemap_db, *LOCAL_SITE_OPTIONS
+    )
+    records = export_jsonl(sitemap_db)
+    assert len(records) == len(ARTICLES)
+    assert all(r["published"] for r in records)
+
+
+def test_query_commands_on_a_crawled_archive(news_site, tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    crawl_local_site(news_site, database_url)
+
+    hits = json.loads(
+        newsarchive("search", "harbour master", "--db", database_url, "--format", "json").stdout
+    )
+    assert [h["title"] for h in hits] == ["Sailing regatta draws a record number of entries"]
+    assert "**harbour**" in hits[0]["snippet"] or "**master**" in hits[0]["snippet"]
+
+    limited = json.loads(
+        newsarchive("search", "harbour", "--db", database_url, "--format", "json", "--limit", "2",
+                    "--since", "2014-05-01", "--until", "2014-05-28").stdout
+    )  # fmt: skip
+    assert len(limited) == 2
+    assert all("2014-05-01" <= h["published"][:10] <= "2014-05-28" for h in limited)
+
+    table = newsarchive("search", "lighthouse", "--db", database_url).stdout
+    assert "Old lighthouse to become a maritime museum" in table
+
+    nato = ARTICLES[0]
+    shown = json.loads(
+        newsarchive("show", f"{news_site}/news/{nato.slug}.html?utm_source=x", "--db", database_url,
+                    "--format", "json").stdout
+    )  # fmt: skip
+    assert shown["title"] == nato.title
+    assert shown["published"].startswith("2014-05-30")
+    text = newsarchive("show", str(shown["id"]), "--db", database_url).stdout
+    assert nato.title in text
+    assert "NATO said Friday" in text
+    assert "[alert] Travel notice for the coast." in text
+
+    may = export_jsonl(database_url, "--since", "2014-05-01", "--until", "2014-05-31")
+    assert sorted(r["title"] for r in may) == sorted(
+        a.title for a in ARTICLES if a.published.startswith("2014-05")
+    )
+
+    csv_path = tmp_path / "out" / "articles.csv"
+    csv_path.parent.mkdir()
+    newsarchive("export", "--db", database_url, "--format", "csv", "-o", str(csv_path))
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
+    assert len(rows) == len(ARTICLES)
+    assert json.loads(rows[0]["banners"])[0]["kind"] in {"alert", "cookie", "newsletter", "ticker"}
+
+    stats = newsarchive("stats", "--db", database_url).stdout
+    assert f"articles  {len(ARTICLES)}" in stats
+    assert "sites     1" in stats
+    assert "last crawl  #1 finished" in stats
+
+
+def test_demo_builds_an_archive_in_the_working_folder(tmp_path):
+    result = newsarchive("demo", cwd=tmp_path)
+    assert (tmp_path / "archive.db").is_file()
+    assert f"{len(ARTICLES)} articles archived" in result.stdout
+    assert "NATO to boost its presence in Eastern Europe" in result.stdout
+    assert "alert      on 10 pages: Travel notice for the coast." in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["crawl", "not-a-url"], "not an http(s) URL"),
+        (["crawl", "https://news.example/", "-s", "NOEQUALS"], "-s takes NAME=VALUE"),
+        (["search", "harbour", "--since", "last tuesday-ish"], "not a date"),
+        (["search", "--", "---"], "nothing to search for"),
+        (["show", "not a url"], "not an article id or http(s) URL"),
+        (["export", "-o", "/no/such/folder/out.jsonl"], "does not exist"),
+        (["stats", "--db", "mysql://x/y"], "unsupported database"),
+    ],
+    ids=[
+        "bad-url",
+        "bad-setting",
+        "bad-date",
+        "empty-query",
+        "bad-article",
+        "missing-folder",
+        "bad-db",
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_no_traceback(args, message, tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    newsarchive("stats", "--db", database_url, check=False)  # no archive yet: an error, not a crash
+    from storage.migrate import upgrade
+
+    upgrade(database_url)
+    if "--db" not in args:
+        args = (
+            [*args, "--db", database_url]
+            if args[0] != "search"
+            else [*args[:1], "--db", database_url, *args[1:]]
+        )
+    result = newsarchive(*args, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_stats_on_a_missing_archive_says_how_to_make_one(tmp_path):
+    result = newsarchive("stats", "--db", f"sqlite:///{tmp_path / 'none.db'}", check=False)
+    assert result.returncode == 1
+    assert "no archive at" in result.stderr
+    assert not (tmp_path / "none.db").exists()
+    assert "Traceback" not in result.stderr
+
+
+def test_extract_prints_one_json_object_per_file(tmp_path):
+    from pathlib import Path
+
+    fixture = (
+        Path(__file__).parent.parent
+        / "fixtures"
+        / "pages"
+        / "embassypages"
+        / "nato-air-patrols.html"
+    )
+    empty = tmp_path / "empty.html"
+    empty.write_text("<html><body><p>Nothing here.</p></body></html>")
+    result = newsarchive(
+        "extract", str(fixture), str(empty), "--url", "https://www.embassypages.com/news/nato"
+    )
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["file"] == str(fixture)
+    assert first["title"] == "NATO steps up air patrols over the Baltic states"
+    assert first["published"].startswith("2014-05-30")
+    assert first["body"].startswith("NATO said Friday")
+    assert first["banners"][0]["text"].startswith("Consular assistance in Russia")
+    assert second["file"] == str(empty)
+    assert second["error"].startswith("no article")
+
+
+def test_newsarchive_entry_point_is_installed():
+    import shutil
+    import subprocess
+
+    executable = shutil.which("newsarchive")
+    assert executable is not None, "pip install -e . installs the newsarchive command"
+    result = subprocess.run(
+        [executable, "--help"], capture_output=True, text=True, timeout=60, check=True
+    )
+    for command in ("crawl", "demo", "extract", "search", "show", "export", "stats"):
+        assert command in result.stdout
+
+
+def test_dates_in_export_are_utc(news_site, tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    crawl_local_site(news_site, database_url)
+    for record in export_jsonl(database_url):
+        assert datetime.fromisoformat(record["published"]).utcoffset() == timedelta(0)
+        assert datetime.fromisoformat(record["first_seen"]).utcoffset() == timedelta(0)

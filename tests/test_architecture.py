@@ -1,0 +1,78 @@
+"""The layout rules of docs/architecture.md, checked: dependencies, tests, documented settings."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from scrapy.spiderloader import SpiderLoader
+from scrapy.utils.project import get_project_settings
+
+from crawler import settings as project_settings
+
+ROOT = Path(__file__).parent.parent
+PURE_CRAWLER_MODULES = [
+    "items", "extraction", "normalization", "banners", "metadata", "classification", "documents",
+]  # fmt: skip
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "storage").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_storage_imports_neither_crawler_nor_scrapy(path):
+    forbidden = {
+        m for m in imported_modules(path) if m.split(".")[0] in {"crawler", "scrapy", "twisted"}
+    }
+    assert not forbidden, f"{path} imports {forbidden}"
+
+
+@pytest.mark.parametrize("name", PURE_CRAWLER_MODULES)
+def test_stage_modules_import_no_scrapy(name):
+    modules = imported_modules(ROOT / "crawler" / f"{name}.py")
+    assert not {m for m in modules if m.split(".")[0] in {"scrapy", "twisted"}}
+
+
+def test_only_extraction_imports_trafilatura():
+    importers = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "crawler").rglob("*.py")
+        if any(m.split(".")[0] == "trafilatura" for m in imported_modules(path))
+    }
+    assert importers == {"crawler/extraction.py"}
+
+
+def test_every_spider_has_a_test_module():
+    loader = SpiderLoader.from_settings(get_project_settings())
+    for name in loader.list():
+        assert (ROOT / "tests" / "crawler" / "spiders" / f"test_{name}.py").is_file(), name
+
+
+def test_every_archive_setting_is_documented():
+    documented = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    names = [name for name in vars(project_settings) if name.startswith("ARCHIVE_")]
+    assert names
+    for name in names:
+        assert f"`{name}`" in documented, f"{name} is missing from docs/settings.md"
+        env = "NEWSARCHIVE_" + name.removeprefix("ARCHIVE_")
+        assert f"`{env}`" in documented, f"{env} is missing from docs/settings.md"
+
+
+def test_readme_test_command_is_the_one_ci_runs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    commands = re.findall(r"```(?:sh|bash|console)?\n(.*?)```", readme, flags=re.S)
+    test_command = next(c.strip() for c in commands if "pytest" in c)
+    assert test_command in ci
