@@ -16,6 +16,7 @@ class _SiteHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.request_log.append(self.path)
+        self.server.user_agents.add(self.headers.get("User-Agent", ""))
         response = self.server.site.render(self.path)
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
@@ -33,17 +34,22 @@ class _SiteServer(ThreadingHTTPServer):
     daemon_threads = True
     site: DemoSite
     request_log: list[str]
+    user_agents: set[str]
 
 
 @contextmanager
 def serve_demo_site(host: str = "127.0.0.1", port: int = 0) -> Iterator[_SiteServer]:
-    """Serve the sample site; yield the server (`base_url`, `request_log`) until the block ends.
+    """Serve the sample site; yield the server until the block ends.
+
+    `server.site.base_url` is where it answers; `request_log` (paths) and `user_agents` tell
+    tests what the crawler asked for.
 
     Port 0 lets the operating system pick a free port.
     """
     server = _SiteServer((host, port), _SiteHandler)
     server.site = DemoSite(f"http://{host}:{server.server_address[1]}")
     server.request_log = []
+    server.user_agents = set()
     thread = threading.Thread(target=server.serve_forever, name="demo-site", daemon=True)
     thread.start()
     try:

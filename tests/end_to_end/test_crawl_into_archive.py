@@ -82,6 +82,8 @@ def test_crawl_archives_every_article_once_with_notice_as_banner(news_site_serve
     assert run.stats["item_dropped_reasons_count/NotAnArticle"] > 0
     assert run.error_count == 2  # the 500 and the 404 of the sample site
     assert "/private/staff.html" not in news_site_server.request_log  # robots.txt obeyed
+    assert len(news_site_server.user_agents) == 1
+    assert next(iter(news_site_server.user_agents)).startswith("newsarchive/")
 
     # A second crawl of the same site adds no article, banner or link.
     second = crawl_local_site(base_url, database_url)
@@ -260,3 +262,21 @@ def test_dates_in_export_are_utc(news_site, tmp_path):
     for record in export_jsonl(database_url):
         assert datetime.fromisoformat(record["published"]).utcoffset() == timedelta(0)
         assert datetime.fromisoformat(record["first_seen"]).utcoffset() == timedelta(0)
+
+
+def test_scrapy_crawl_news_works_from_the_project_folder(news_site, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"start_urls={news_site}/feed.xml",
+         "-a", "follow_sitemaps=false", "-s", f"ARCHIVE_DATABASE_URL={database_url}",
+         *LOCAL_SITE_OPTIONS],
+        capture_output=True, text=True, timeout=240, check=False,
+        cwd=Path(__file__).parent.parent.parent,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "'archive/articles_new': 6" in result.stderr  # the feed's six articles
+    assert len(export_jsonl(database_url)) == 6
