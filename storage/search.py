@@ -29,6 +29,10 @@ QUERY_PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 TITLE_WEIGHT, BODY_WEIGHT = 4.0, 1.0
 
 
+# What a hit shows of its article; the snippet and the score follow, per backend.
+HIT_COLUMNS = (Article.id, Article.canonical_url, Site.host, Article.title, Article.published_at)
+
+
 class InvalidSearchQuery(ValueError):
     """The search query has nothing to search for."""
 
@@ -100,15 +104,7 @@ def _search_sqlite(
         f"snippet(articles_fts, 1, '{SNIPPET_START}', '{SNIPPET_END}', '…', 24)"
     )
     statement = (
-        select(
-            Article.id,
-            Article.canonical_url,
-            Site.host,
-            Article.title,
-            Article.published_at,
-            snippet,
-            rank,
-        )
+        select(*HIT_COLUMNS, snippet, rank)
         .select_from(fts)
         .join(Article, Article.id == fts.c.rowid)
         .join(Site, Site.id == Article.site_id)
@@ -148,15 +144,7 @@ def _search_postgresql(
         "MaxFragments=2, FragmentDelimiter=' … '",
     )
     statement = (
-        select(
-            Article.id,
-            Article.canonical_url,
-            Site.host,
-            Article.title,
-            Article.published_at,
-            snippet,
-            matches.c.score,
-        )
+        select(*HIT_COLUMNS, snippet, matches.c.score)
         .join(matches, matches.c.id == Article.id)
         .join(Site, Site.id == Article.site_id)
         .order_by(matches.c.score.desc(), Article.id)
