@@ -8,7 +8,6 @@ extraction can take them out of the tree before trafilatura reads it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from lxml import html
 
@@ -37,19 +36,16 @@ KIND_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
 )  # fmt: skip
 NOTICE_ROLES = {"alert": "alert", "alertdialog": "alert", "status": "notice", "marquee": "ticker"}
 ATTRIBUTE_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)?")
+ANY_KIND_WORD = re.compile("|".join(sorted({w for _, words in KIND_WORDS for w in words})))
+CANDIDATES_XPATH = "//*[@class or @id or @role] | //marquee"
 # Elements that hold a page's structure or its article, never a notice box of their own.
-STRUCTURAL_TAGS = {"html", "body", "main", "article", "h1", "header", "nav", "footer", "form"}
+STRUCTURAL_TAGS = {
+    "html", "body", "main", "article", "h1", "header", "nav", "footer", "form",
+    "figure", "figcaption", "picture", "img", "table", "thead", "tbody", "tr", "td", "th",
+}  # fmt: skip
 MAX_BANNER_CHARS = 1500
 MIN_BANNER_CHARS = 20
 MAX_LINK_SHARE = 0.5
-
-
-@dataclass(frozen=True)
-class FoundBanner:
-    """A notice found on a page, with the element that holds it."""
-
-    banner: BannerText
-    element: html.HtmlElement
 
 
 def banner_kind(element: html.HtmlElement) -> str | None:
@@ -70,28 +66,47 @@ def banner_kind(element: html.HtmlElement) -> str | None:
     return None
 
 
-def find_banners(tree: html.HtmlElement) -> list[FoundBanner]:
+def page_title_key(tree: html.HtmlElement) -> str:
+    """Return the start of the page's own title (og:title, else <title>), case-folded."""
+    titles = tree.xpath("//meta[@property='og:title']/@content") or tree.xpath("//title/text()")
+    title = " ".join(str(titles[0]).split()).casefold() if titles else ""
+    # "<headline> | <site>": keep the headline part.
+    for separator in (" | ", " - ", " \u2013 ", " \u2014 "):
+        title = title.split(separator)[0]
+    return title[:60] if len(title) >= 20 else ""
+
+
+def find_banners(tree: html.HtmlElement) -> list[BannerText]:
     """Return the notice boxes of a page, outermost first, in document order.
 
     An element counts when its role or class/id names a notice, it is not a structural element
-    (body, main, article, header, nav, ...), it holds no `h1` (the headline) and its text is
-    between 20 and 1,500 characters: a notice is a box, not the page.
+    (body, main, article, header, nav, figure, table, ...), it holds neither an `h1` nor the
+    page's title, its text is between 20 and 1,500 characters (a notice is a box, not the page)
+    and it is not mostly links (a menu).
     """
-    found: list[FoundBanner] = []
+    found: list[BannerText] = []
     taken: set[html.HtmlElement] = set()
-    for element in tree.iter():
-        if not isinstance(element.tag, str) or element.tag in STRUCTURAL_TAGS:
+    title_key = page_title_key(tree)
+    for element in tree.xpath(CANDIDATES_XPATH):
+        if element.tag in STRUCTURAL_TAGS:
             continue
-        if any(ancestor in taken for ancestor in element.iterancestors()):
-            continue
+        attributes = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+        if not (
+            element.get("role") or element.tag == "marquee" or ANY_KIND_WORD.search(attributes)
+        ):
+            continue  # the cheap test first: most elements name nothing of the kind
         kind = banner_kind(element)
-        if kind is None or element.find(".//h1") is not None:
+        if kind is None or any(ancestor in taken for ancestor in element.iterancestors()):
+            continue
+        if element.find(".//h1") is not None:
             continue
         text = banner_text(element)
         if not MIN_BANNER_CHARS <= len(text) <= MAX_BANNER_CHARS or is_link_list(element, text):
             continue
+        if title_key and title_key in " ".join(text.split()).casefold():
+            continue  # it holds the article's own headline: a "breaking news" story, not a box
         taken.add(element)
-        found.append(FoundBanner(BannerText(kind=kind, text=text), element))
+        found.append(BannerText(kind=kind, text=text))
     return found
 
 
@@ -138,16 +153,34 @@ def _walk(element: html.HtmlElement):  # type: ignore[no-untyped-def]
     yield "end", element
 
 
-def remove_elements(elements: list[html.HtmlElement]) -> None:
-    """Take elements out of their tree, keeping the text that follows each (its tail)."""
-    for element in elements:
-        parent = element.getparent()
-        if parent is None:
+def _key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def remove_banner_lines(body: str, banners: list[BannerText]) -> tuple[str, tuple[BannerText, ...]]:
+    """Return the body without the lines that repeat a notice, and the notices of the page.
+
+    The extractor reads the whole page, so a notice box it took for article text shows up as
+    whole lines of the body; those lines go. A "notice" that would take away more than half of
+    the body is the article itself (a story filed under a "breaking news" box): it is neither
+    removed nor kept as a banner.
+    """
+    lines = body.split("\n")
+    keys = [_key(line) for line in lines]
+    body_chars = sum(len(key) for key in keys) or 1
+    removed: set[int] = set()
+    kept: list[BannerText] = []
+    for banner in banners:
+        whole = _key(banner.text)
+        parts = {_key(line) for line in banner.text.split("\n")} | {whole}
+        hits = {
+            index
+            for index, key in enumerate(keys)
+            if key and (key in parts or (len(key) >= MIN_BANNER_CHARS and key in whole))
+        }
+        if sum(len(keys[index]) for index in hits) > body_chars / 2:
             continue
-        if element.tail and element.tail.strip():
-            previous = element.getprevious()
-            if previous is not None:
-                previous.tail = (previous.tail or "") + element.tail
-            else:
-                parent.text = (parent.text or "") + element.tail
-        parent.remove(element)
+        removed |= hits
+        kept.append(banner)
+    text = "\n".join(line for index, line in enumerate(lines) if index not in removed)
+    return text, tuple(kept)

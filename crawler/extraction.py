@@ -11,12 +11,14 @@ import logging
 import re
 from datetime import datetime
 from importlib.metadata import version
+from urllib.parse import urlsplit
 
 import trafilatura
-from lxml import etree, html
+from lxml import html
 from trafilatura.settings import Document
+from trafilatura.utils import load_html
 
-from crawler.banners import find_banners, remove_elements
+from crawler.banners import find_banners, remove_banner_lines
 from crawler.items import DateCandidate, ExtractedArticle, PageItem
 from crawler.metadata import (
     breadcrumb_labels,
@@ -51,10 +53,11 @@ def parse_html(text: str) -> html.HtmlElement:
     """Parse a decoded page into an lxml tree; raise ExtractionError if there is no document."""
     if not text.strip():
         raise ExtractionError("empty page")
-    try:
-        tree = html.document_fromstring(text)
-    except (etree.ParserError, ValueError) as exc:
-        raise ExtractionError(f"not HTML: {exc}") from exc
+    # trafilatura's loader repairs what lxml alone would mis-parse (broken encodings
+    # declarations, leading junk, pages served as XHTML), so the tree is the one it expects.
+    tree = load_html(text)
+    if tree is None:
+        raise ExtractionError("not HTML")
     return tree
 
 
@@ -93,9 +96,8 @@ def extract_from_tree(
     listed_dates: tuple[DateCandidate, ...] = (),
     min_text_chars: int = DEFAULT_MIN_TEXT_CHARS,
 ) -> tuple[ExtractedArticle | None, str]:
-    """Extract from a parsed page; the tree is consumed (notices are removed from it)."""
-    banners = find_banners(tree)
-    remove_elements([found.element for found in banners])
+    """Extract from a parsed page (trafilatura may change the tree)."""
+    found_banners = find_banners(tree)
     published = published_candidates(tree, url, listed_dates)
     modified = modified_candidates(tree)
     language = page_language(tree)
@@ -107,7 +109,8 @@ def extract_from_tree(
     if document is None or not (document.text or "").strip():
         return None, "no main text found"
     title = document.title or _json_ld_text(json_ld.get("headline"))
-    body = strip_leading_repeats(document.text or "", title=title, breadcrumb=crumbs)
+    body, banners = remove_banner_lines(document.text or "", found_banners)
+    body = strip_leading_repeats(body, title=title, breadcrumb=crumbs)
     if len(body) < min_text_chars:
         return None, f"main text too short ({len(body)} < {min_text_chars} characters)"
     if document.date:
@@ -121,13 +124,13 @@ def extract_from_tree(
             published_candidates=tuple(published),
             modified_candidates=tuple(modified),
             language=language or document.language,
-            section=breadcrumb_section(tree, title) or _first(document.categories),
+            section=breadcrumb_section(crumbs, title) or _first(document.categories),
             tags=tuple(document.tags or ()),
             description=document.description,
-            site_name=document.sitename,
+            site_name=document.sitename if document.sitename != urlsplit(url).netloc else None,
             declared_canonical_url=canonical,
             body=body,
-            banners=tuple(found.banner for found in banners),
+            banners=banners,
             extractor=EXTRACTOR,
         ),
         "",

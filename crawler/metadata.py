@@ -148,10 +148,10 @@ def breadcrumb_labels(tree: html.HtmlElement) -> list[str]:
     return []
 
 
-def breadcrumb_section(tree: html.HtmlElement, title: str | None) -> str | None:
-    """Return the section of an article from its breadcrumb: the deepest label that is
+def breadcrumb_section(crumbs: list[str], title: str | None) -> str | None:
+    """Return the section of an article from its breadcrumb labels: the deepest label that is
     neither the home page nor the article's own title."""
-    labels = [label for label in breadcrumb_labels(tree) if label.casefold() not in HOME_LABELS]
+    labels = [label for label in crumbs if label.casefold() not in HOME_LABELS]
     if labels and title and labels[-1].casefold() == title.strip().casefold():
         labels = labels[:-1]
     if labels and len(labels[-1]) <= 60:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+import warnings
 from datetime import UTC, date, datetime, time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -111,7 +112,10 @@ def to_utc(value: str | datetime | date | None, *, dayfirst: bool = True) -> dat
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             try:
-                parsed = dateutil_parser.parse(text, dayfirst=dayfirst, fuzzy=False)
+                with warnings.catch_warnings():
+                    # "EST" and the like: read without a zone (so as UTC), as documented above.
+                    warnings.simplefilter("ignore", dateutil_parser.UnknownTimezoneWarning)
+                    parsed = dateutil_parser.parse(text, dayfirst=dayfirst, fuzzy=False)
             except (ValueError, OverflowError):
                 return None
     if parsed.tzinfo is None:
