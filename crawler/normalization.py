@@ -34,6 +34,14 @@ UNWANTED_CHARACTERS = re.compile(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u2060\ufeff]"
 )
 HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
+# Zone abbreviations news sites print, as UTC offsets in seconds (dateutil knows only UTC/GMT).
+ZONE_ABBREVIATIONS = {
+    "EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600, "CDT": -5 * 3600,
+    "MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
+    "BST": 3600, "CET": 3600, "CEST": 2 * 3600, "EET": 2 * 3600, "EEST": 3 * 3600,
+    "MSK": 3 * 3600, "IST": 19800, "JST": 9 * 3600, "KST": 9 * 3600,
+    "AEST": 10 * 3600, "AEDT": 11 * 3600,
+}  # fmt: skip
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 
 
@@ -113,9 +121,11 @@ def to_utc(value: str | datetime | date | None, *, dayfirst: bool = True) -> dat
         except ValueError:
             try:
                 with warnings.catch_warnings():
-                    # "EST" and the like: read without a zone (so as UTC), as documented above.
+                    # An unknown zone name is read as no zone (so as UTC), as documented above.
                     warnings.simplefilter("ignore", dateutil_parser.UnknownTimezoneWarning)
-                    parsed = dateutil_parser.parse(text, dayfirst=dayfirst, fuzzy=False)
+                    parsed = dateutil_parser.parse(
+                        text, dayfirst=dayfirst, fuzzy=False, tzinfos=ZONE_ABBREVIATIONS
+                    )
             except (ValueError, OverflowError):
                 return None
     if parsed.tzinfo is None:

@@ -79,8 +79,20 @@ def test_site_host_drops_www_and_port():
         ("2014-05-30 09:40", datetime(2014, 5, 30, 9, 40, tzinfo=UTC)),
         ("Fri, 30 May 2014 09:40:00 +0200", datetime(2014, 5, 30, 7, 40, tzinfo=UTC)),
         ("30 May 2014", datetime(2014, 5, 30, tzinfo=UTC)),
+        ("Tue, 19 Nov 2019 10:00:00 EST", datetime(2019, 11, 19, 15, 0, tzinfo=UTC)),
+        ("19 Nov 2019 10:00 XYZT", datetime(2019, 11, 19, 10, 0, tzinfo=UTC)),
     ],
-    ids=["day-first", "ambiguous-day-first", "offset", "zulu", "naive", "rfc2822", "words"],
+    ids=[
+        "day-first",
+        "ambiguous-day-first",
+        "offset",
+        "zulu",
+        "naive",
+        "rfc2822",
+        "words",
+        "zone-name",
+        "unknown-zone-name",
+    ],
 )
 def test_to_utc_reads_dates_as_utc(value, expected):
     assert to_utc(value) == expected
