@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
 
@@ -10,18 +11,20 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
 from crawler.exceptions import NotAnArticle
-from crawler.extraction import extract_article_or_reason
+from crawler.extraction import DEFAULT_MIN_TEXT_CHARS, extract_article_or_reason
 from crawler.items import ARTICLE, OTHER, ArchivePageItem, ExtractedPageItem, PageItem
+from crawler.learning import LearningSettings, relearn_site, store_article
 from crawler.normalization import normalize_article, site_host
 from storage.database import make_engine, make_session_factory, session_scope
 from storage.migrate import ensure_current
 from storage.records import FetchRecord
-from storage.writes import finish_run, record_fetch, start_run, upsert_article, upsert_site
+from storage.writes import finish_run, record_fetch, start_run, upsert_site
 
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +37,9 @@ class ExtractionPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(min_text_chars=crawler.settings.getint("ARCHIVE_MIN_TEXT_CHARS"))
+        return cls(
+            min_text_chars=crawler.settings.getint("ARCHIVE_MIN_TEXT_CHARS", DEFAULT_MIN_TEXT_CHARS)
+        )
 
     def process_item(self, item: PageItem) -> ExtractedPageItem:
         if item.page_kind != ARTICLE:
@@ -69,7 +74,12 @@ class StoragePipeline:
     """Write each page to the archive in one transaction: its fetch, article and banners."""
 
     def __init__(
-        self, *, database_url: str, stats: StatsCollector, crawler: Crawler | None = None
+        self,
+        *,
+        database_url: str,
+        stats: StatsCollector,
+        learning: LearningSettings | None = None,
+        crawler: Crawler | None = None,
     ) -> None:
         if not database_url:
             raise ValueError(
@@ -78,7 +88,10 @@ class StoragePipeline:
         self.database_url = database_url
         self.stats = stats
         self.crawler = crawler
+        self.learning = learning or LearningSettings()
         self.run_id: int | None = None
+        # Articles stored per site since its boilerplate was last brought up to date.
+        self.unlearned: Counter[int] = Counter()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -86,6 +99,7 @@ class StoragePipeline:
         pipeline = cls(
             database_url=crawler.settings.get("ARCHIVE_DATABASE_URL"),
             stats=crawler.stats,
+            learning=LearningSettings.from_settings(crawler.settings),
             crawler=crawler,
         )
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
@@ -114,10 +128,14 @@ class StoragePipeline:
                 seen_at=item.fetch.fetched_at,
                 name=item.article.site_name if item.article else None,
             )
-            record_fetch(session, item.fetch, site_id=site_id, run_id=self.run_id)
+            fetch_id = record_fetch(session, item.fetch, site_id=site_id, run_id=self.run_id)
             outcome = None
             if item.article is not None:
-                outcome = upsert_article(session, item.article, site_id=site_id).outcome
+                write = store_article(session, item.article, site_id=site_id, fetch_id=fetch_id)
+                outcome = write.outcome
+                self.unlearned[site_id] += 1
+                if self.unlearned[site_id] >= self.learning.relearn_every:
+                    self._relearn(session, site_id)
         self.stats.inc_value("archive/pages_fetched")
         if item.fetch.status == 0 or item.fetch.status >= 400:
             self.stats.inc_value("archive/fetch_errors")
@@ -126,9 +144,19 @@ class StoragePipeline:
         self.stats.inc_value(f"archive/articles_{outcome}")
         return item
 
+    def _relearn(self, session: Session, site_id: int) -> None:
+        cleaned = relearn_site(session, site_id, self.learning)
+        self.unlearned[site_id] = 0
+        if cleaned:
+            self.stats.inc_value("archive/articles_recleaned", cleaned)
+
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.run_id is None:
             return
+        # The first crawl of a site ends with every body clean, not only the later ones.
+        for site_id in sorted(self.unlearned):
+            with session_scope(self.sessions) as session:
+                self._relearn(session, site_id)
         stats = self.stats.get_stats()
         errors = int(stats.get("archive/fetch_errors", 0)) + sum(
             int(value) for key, value in stats.items() if key.startswith("spider_exceptions/")

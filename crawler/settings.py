@@ -23,6 +23,9 @@ NEWSPIDER_MODULE = "crawler.spiders"
 ARCHIVE_DATABASE_URL = "sqlite:///archive.db"
 ARCHIVE_MIN_TEXT_CHARS = 200
 ARCHIVE_PROGRESS = False
+ARCHIVE_LEARN_MIN_PAGES = 3
+ARCHIVE_LEARN_MIN_SHARE = 0.1
+ARCHIVE_LEARN_EVERY = 25
 ARCHIVE_CONTACT_URL = "https://pypi.org/project/newsarchive/"
 
 for _name in [name for name in list(globals()) if name.startswith("ARCHIVE_")]:

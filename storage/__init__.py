@@ -14,7 +14,6 @@ from storage.database import (
     normalize_database_url,
     session_scope,
 )
-from storage.migrate import ensure_current, upgrade
 from storage.queries import (
     ArticleFilter,
     archive_stats,
@@ -38,7 +37,6 @@ __all__ = [
     "archive_stats",
     "article_by_id",
     "article_by_url",
-    "ensure_current",
     "iter_articles",
     "make_engine",
     "make_session_factory",
@@ -46,7 +44,6 @@ __all__ = [
     "record_fetch",
     "search_articles",
     "session_scope",
-    "upgrade",
     "upsert_article",
     "upsert_site",
 ]

@@ -123,6 +123,9 @@ class Article(Base):
     description: Mapped[str | None] = mapped_column(Text)
     site_name: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
+    # The body as extracted from the page, before what was learned across the site was taken
+    # out: re-cleaning starts from it, so the result does not depend on the order of pages.
+    raw_body: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     extractor: Mapped[str] = mapped_column(String(100))
     first_seen_at: Mapped[datetime]
@@ -166,6 +169,41 @@ class ArticleBanner(Base):
     )
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+    # "page": found on the page itself; "learned": a block the site repeats on many pages.
+    origin: Mapped[str] = mapped_column(String(10), default="page")
 
     article: Mapped[Article] = relationship(back_populates="banner_links")
     banner: Mapped[Banner] = relationship(lazy="joined")
+
+
+class SiteBlock(Base):
+    """A paragraph of article text, as a site repeats it: on how many of its articles it stands.
+
+    Counted over distinct articles (canonical URLs), so a re-crawl counts nothing twice.
+    """
+
+    __tablename__ = "site_blocks"
+    __table_args__ = (UniqueConstraint("site_id", "block_hash"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    block_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    page_count: Mapped[int] = mapped_column(default=0)
+    # Whether the site's articles are currently cleaned of this block (see crawler.learning).
+    is_boilerplate: Mapped[bool] = mapped_column(default=False)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class ArticleBlock(Base):
+    """That an article's extracted body holds a block."""
+
+    __tablename__ = "article_blocks"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    block_id: Mapped[int] = mapped_column(
+        ForeignKey("site_blocks.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -10,7 +10,16 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Article, ArticleBanner, Banner, CrawlRun, Fetch, Site
+from storage.models import (
+    Article,
+    ArticleBanner,
+    ArticleBlock,
+    Banner,
+    CrawlRun,
+    Fetch,
+    Site,
+    SiteBlock,
+)
 
 SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
 
@@ -117,3 +126,43 @@ def crawl_run(session: Session, run_id: int) -> CrawlRun | None:
 
 def _with_banners() -> Any:
     return selectinload(Article.banner_links).joinedload(ArticleBanner.banner)
+
+
+def site_article_count(session: Session, site_id: int) -> int:
+    """Return how many articles of a site the archive holds."""
+    return session.scalar(select(func.count()).where(Article.site_id == site_id)) or 0
+
+
+def boilerplate_hashes(session: Session, site_id: int) -> set[str]:
+    """Return the blocks the site's articles are currently cleaned of."""
+    return set(
+        session.scalars(
+            select(SiteBlock.block_hash).where(
+                SiteBlock.site_id == site_id, SiteBlock.is_boilerplate.is_(True)
+            )
+        )
+    )
+
+
+def blocks_to_flip(session: Session, site_id: int, threshold: int) -> list[SiteBlock]:
+    """Return the site's blocks whose boilerplate flag disagrees with `threshold` pages."""
+    is_frequent = SiteBlock.page_count >= threshold
+    return list(
+        session.scalars(
+            select(SiteBlock)
+            .where(SiteBlock.site_id == site_id)
+            .where(
+                (is_frequent & SiteBlock.is_boilerplate.is_(False))
+                | (~is_frequent & SiteBlock.is_boilerplate.is_(True))
+            )
+            .order_by(SiteBlock.id)
+        )
+    )
+
+
+def articles_with_blocks(session: Session, block_ids: list[int]) -> list[Article]:
+    """Return the articles whose bodies hold any of these blocks, in id order."""
+    if not block_ids:
+        return []
+    ids = select(ArticleBlock.article_id).where(ArticleBlock.block_id.in_(block_ids))
+    return list(session.scalars(select(Article).where(Article.id.in_(ids)).order_by(Article.id)))

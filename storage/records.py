@@ -51,6 +51,7 @@ class ArticleRecord:
     description: str | None = None
     site_name: str | None = None
     body: str
+    raw_body: str = ""  # the body before learned site blocks were taken out ("" = same as body)
     content_hash: str
     extractor: str
     fetched_at: datetime

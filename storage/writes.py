@@ -9,11 +9,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.models import Article, ArticleBanner, Banner, CrawlRun, Fetch, Site
+from storage.models import (
+    Article,
+    ArticleBanner,
+    ArticleBlock,
+    Banner,
+    CrawlRun,
+    Fetch,
+    Site,
+    SiteBlock,
+)
 from storage.records import ArticleRecord, BannerRecord, FetchRecord
 
 ArticleOutcome = Literal["new", "updated", "unchanged"]
@@ -94,9 +103,17 @@ def fetch_body(fetch: Fetch) -> bytes | None:
 
 
 def upsert_article(
-    session: Session, record: ArticleRecord, *, site_id: int, fetch_id: int | None = None
+    session: Session,
+    record: ArticleRecord,
+    *,
+    site_id: int,
+    fetch_id: int | None = None,
+    learned_banners: tuple[BannerRecord, ...] = (),
 ) -> ArticleWrite:
     """Insert or update the article at `record.canonical_url`, with its banners.
+
+    `record.banners` were found on the page; `learned_banners` are blocks of its raw body that
+    the site repeats (crawler.learning), which replace those linked before.
 
     Keeps `first_seen_at`, moves `last_seen_at` forward only, and reports whether the body
     was new, changed or unchanged.
@@ -105,6 +122,7 @@ def upsert_article(
         select(Article.content_hash).where(Article.canonical_url == record.canonical_url)
     )
     values: dict[str, Any] = {name: getattr(record, name) for name in EXTRACTED_FIELDS}
+    values["raw_body"] = record.raw_body or record.body
     values["authors"] = list(record.authors)
     values["tags"] = list(record.tags)
     insert = _insert(session, Article).values(
@@ -115,7 +133,7 @@ def upsert_article(
         fetch_id=fetch_id,
         **values,
     )
-    changes = {name: insert.excluded[name] for name in (*EXTRACTED_FIELDS, "fetch_id")}
+    changes = {name: insert.excluded[name] for name in (*EXTRACTED_FIELDS, "raw_body", "fetch_id")}
     changes["last_seen_at"] = _later(Article.last_seen_at, insert.excluded.last_seen_at)
     changes["first_seen_at"] = case(
         (insert.excluded.first_seen_at < Article.first_seen_at, insert.excluded.first_seen_at),
@@ -126,6 +144,9 @@ def upsert_article(
     ).returning(Article.id)
     article_id: int = session.execute(statement).scalar_one()
     link_banners(session, article_id, record.banners, site_id=site_id, seen_at=record.fetched_at)
+    replace_learned_banners(
+        session, article_id, learned_banners, site_id=site_id, seen_at=record.fetched_at
+    )
     if previous_hash is None:
         outcome: ArticleOutcome = "new"
     elif previous_hash != record.content_hash:
@@ -142,6 +163,7 @@ def link_banners(
     *,
     site_id: int,
     seen_at: datetime,
+    origin: str = "page",
 ) -> None:
     """Store `banners` for the site (once each) and link them to the article."""
     if not banners:
@@ -164,7 +186,11 @@ def link_banners(
         banner_ids.append(session.execute(statement).scalar_one())
     for banner_id in sorted(banner_ids):
         link = _insert(session, ArticleBanner).values(
-            article_id=article_id, banner_id=banner_id, first_seen_at=seen_at, last_seen_at=seen_at
+            article_id=article_id,
+            banner_id=banner_id,
+            first_seen_at=seen_at,
+            last_seen_at=seen_at,
+            origin=origin,
         )
         session.execute(
             link.on_conflict_do_update(
@@ -174,8 +200,12 @@ def link_banners(
                 },
             )
         )
+    _recount_banners(session, set(banner_ids))
+
+
+def _recount_banners(session: Session, banner_ids: set[int]) -> None:
     page_count = (
-        select(func.count())
+        select(func.count(func.distinct(ArticleBanner.article_id)))
         .where(ArticleBanner.banner_id == Banner.id)
         .correlate(Banner)
         .scalar_subquery()
@@ -213,3 +243,104 @@ def finish_run(
     for name, value in counts.items():
         setattr(run, name, value)
     run.stats = stats
+
+
+def record_article_blocks(
+    session: Session,
+    article_id: int,
+    blocks: dict[str, str],
+    *,
+    site_id: int,
+    seen_at: datetime,
+) -> None:
+    """Record which blocks (hash → text) an article's body holds, and recount them per site.
+
+    Replaces what was recorded for the article before, so a re-crawl counts nothing twice.
+    """
+    old_ids = set(
+        session.scalars(select(ArticleBlock.block_id).where(ArticleBlock.article_id == article_id))
+    )
+    new_ids: set[int] = set()
+    for block_hash in sorted(blocks):
+        insert = _insert(session, SiteBlock).values(
+            site_id=site_id,
+            block_hash=block_hash,
+            text=blocks[block_hash],
+            page_count=0,
+            first_seen_at=seen_at,
+            last_seen_at=seen_at,
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=["site_id", "block_hash"],
+            set_={"last_seen_at": _later(SiteBlock.last_seen_at, insert.excluded.last_seen_at)},
+        ).returning(SiteBlock.id)
+        new_ids.add(session.execute(statement).scalar_one())
+    if old_ids - new_ids:
+        session.execute(
+            delete(ArticleBlock).where(
+                ArticleBlock.article_id == article_id, ArticleBlock.block_id.in_(old_ids - new_ids)
+            )
+        )
+    for block_id in sorted(new_ids - old_ids):
+        session.add(ArticleBlock(article_id=article_id, block_id=block_id))
+    session.flush()
+    changed = old_ids ^ new_ids
+    if changed:
+        page_count = (
+            select(func.count())
+            .where(ArticleBlock.block_id == SiteBlock.id)
+            .correlate(SiteBlock)
+            .scalar_subquery()
+        )
+        session.execute(
+            update(SiteBlock)
+            .where(SiteBlock.id.in_(changed))
+            .values(page_count=page_count)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def set_article_body(
+    session: Session,
+    article_id: int,
+    *,
+    body: str,
+    content_hash: str,
+    learned_banners: tuple[BannerRecord, ...],
+    site_id: int,
+    seen_at: datetime,
+) -> None:
+    """Replace an article's cleaned body and its learned banners (its page banners stay)."""
+    session.execute(
+        update(Article)
+        .where(Article.id == article_id)
+        .values(body=body, content_hash=content_hash)
+        .execution_options(synchronize_session=False)
+    )
+    replace_learned_banners(session, article_id, learned_banners, site_id=site_id, seen_at=seen_at)
+
+
+def replace_learned_banners(
+    session: Session,
+    article_id: int,
+    learned_banners: tuple[BannerRecord, ...],
+    *,
+    site_id: int,
+    seen_at: datetime,
+) -> None:
+    """Make `learned_banners` the article's learned banners, and recount the ones it loses."""
+    learned = select(ArticleBanner.banner_id).where(
+        ArticleBanner.article_id == article_id, ArticleBanner.origin == "learned"
+    )
+    stale = set(session.scalars(learned))
+    if stale:
+        session.execute(
+            delete(ArticleBanner).where(
+                ArticleBanner.article_id == article_id, ArticleBanner.origin == "learned"
+            )
+        )
+    link_banners(
+        session, article_id, learned_banners, site_id=site_id, seen_at=seen_at, origin="learned"
+    )
+    if stale:
+        _recount_banners(session, stale)

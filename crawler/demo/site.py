@@ -4,9 +4,10 @@
 crawler meets on a real news site: robots.txt with a Sitemap line and a disallowed folder, a
 sitemap index with a gzipped news sitemap, an RSS feed whose links carry utm_* parameters, a
 home page with pagination, section and tag pages, two article templates, a site-wide notice
-box on every page (like embassypages.com's consular notice), a ticker, a cookie box and a
-newsletter promo inside the article, plus the awkward cases: an old URL that redirects, a print
-version with rel=canonical, a page too short to be an article, a 404, a 500 and a PDF.
+box on every page (like embassypages.com's consular notice), a ticker, a cookie box, a
+newsletter promo inside the article and a readers' notice inside the article text of one
+template, under a class that says nothing, plus the awkward cases: an old URL that redirects,
+a print version with rel=canonical, a page too short to be an article, a 404, a 500 and a PDF.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ NOTICE_TEXT = (
 )
 TICKER_TEXT = "Breaking: ferry timetable changes from Monday, see the port authority's page."
 COOKIE_TEXT = "We use cookies to remember your preferences and to count visits to our pages."
+# Inside the article text of the "notice" template, under a class that says nothing: only its
+# recurrence across pages gives it away (crawler.learning).
+READERS_NOTICE = (
+    "Readers' notice: the print edition will not appear on Whit Monday; the digital edition "
+    "will be published as usual."
+)
 NEWSLETTER_TEXT = "Get the morning briefing: the day's harbour news in your inbox at seven."
 SHORT_PAGE = "/news/editors-note.html"
 PDF = b"%PDF-1.4\n%%EOF\n"
@@ -259,7 +266,8 @@ class DemoSite:
                 f"</a></li><li>{escape(article.title)}</li></ul></div>"
                 f"<h1>{escape(article.title)}</h1>"
                 f'<p class="date">Published on {published:%d/%m/%Y}</p>'
-                f'<div class="content">{"".join(paragraphs)}</div>'
+                f'<div class="content">{paragraphs[0]}<p class="txt">{escape(READERS_NOTICE)}</p>'
+                f"{''.join(paragraphs[1:])}</div>"
                 f'<div class="tags"><ul>{tags}</ul></div>'
             )
             return self._page(f"{article.title} | {SITE_NAME}", content, head=head)

@@ -10,7 +10,7 @@ from crawler.banners import banner_kind, find_banners
 from crawler.extraction import extract_article, extract_article_or_reason, strip_leading_repeats
 from crawler.items import ARTICLE, PageItem
 from crawler.normalization import normalize_article
-from tests.support.site_server import ARTICLES, NOTICE_TEXT, DemoSite
+from tests.support.site_server import ARTICLES, NOTICE_TEXT, READERS_NOTICE, DemoSite
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "pages"
 FETCHED_AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -62,7 +62,11 @@ def test_notice_template_article_keeps_only_the_article():
     article = ARTICLES[0]
     record = extract_record(site_page(f"/news/{article.slug}.html"))
     assert record.title == article.title
-    assert record.body == "\n\n".join(article.paragraphs)
+    # One page cannot tell the readers' notice inside the text from the article: learning
+    # across the site's pages does (tests/crawler/test_learning.py).
+    first, notice, *rest = record.body.split("\n\n")
+    assert notice == READERS_NOTICE
+    assert [first, *rest] == list(article.paragraphs)
     assert record.section == article.section
     assert record.published_at is not None
     assert record.published_at.date().isoformat() == "2014-05-30"

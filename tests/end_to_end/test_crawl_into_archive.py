@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from storage.database import make_engine, make_session_factory, session_scope
 from storage.models import ArticleBanner, Banner, CrawlRun, Fetch
 from tests.support.commands import LOCAL_SITE_OPTIONS, crawl_local_site, newsarchive
-from tests.support.site_server import ARTICLES, NOTICE_TEXT, NOTICE_TITLE
+from tests.support.site_server import ARTICLES, NOTICE_TEXT, NOTICE_TITLE, READERS_NOTICE
 
 pytestmark = pytest.mark.end_to_end
 
@@ -66,6 +66,10 @@ def test_crawl_archives_every_article_once_with_notice_as_banner(news_site_serve
         assert NOTICE_TEXT[:40] not in record["body"]
         assert NOTICE_TITLE not in record["body"]
         assert {"kind": "alert", "text": f"{NOTICE_TITLE}\n\n{NOTICE_TEXT}"} in record["banners"]
+        # Learned across the site's pages within this first crawl: out of every body.
+        assert "Readers' notice" not in record["body"]
+        if article.template == "notice":
+            assert {"kind": "notice", "text": READERS_NOTICE} in record["banners"]
         assert record["section"] == article.section
         assert len(record["content_hash"]) == 64
 

@@ -1,0 +1,164 @@
+"""What a site's recurring blocks teach: text that stands on many of a site's articles is not
+article text.
+
+Every paragraph of every extracted body is fingerprinted and counted per site over distinct
+articles (`storage.writes.record_article_blocks`). A block on at least
+`max(min_pages, min_share * articles of the site)` articles is boilerplate: it is taken out of
+the bodies; if it reads as a sentence (a notice, a promo, a ticker, a consent text) it becomes a
+banner of the articles that showed it, otherwise (navigation, labels, link lists) it is simply
+dropped. Bodies are always recomputed from the raw extracted body and the current counts, so
+the same pages in any order give the same archive.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Self
+
+from sqlalchemy.orm import Session
+
+from crawler.normalization import banner_fingerprint, fingerprint
+from storage.queries import (
+    articles_with_blocks,
+    blocks_to_flip,
+    boilerplate_hashes,
+    site_article_count,
+)
+from storage.records import ArticleRecord, BannerRecord
+from storage.writes import ArticleWrite, record_article_blocks, set_article_body, upsert_article
+
+SENTENCE_END = re.compile(r"[.!?:…»\"')]\s*$|[.!?]\s")
+MIN_NOTICE_WORDS = 5
+LEARNED_KIND_WORDS = (
+    ("cookie", ("cookie", "consent", "privacy settings", "datenschutz", "témoins")),
+    ("newsletter", ("newsletter", "subscribe", "inbox", "sign up", "abonnez", "abonnieren")),
+    ("ticker", ("breaking:", "breaking news", "eilmeldung", "dernière minute", "última hora")),
+    ("promo", ("advertisement", "sponsored", "anzeige", "publicité")),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LearningSettings:
+    """How often a block must recur before it is taken for boilerplate."""
+
+    min_pages: int = 3
+    min_share: float = 0.1
+    relearn_every: int = 25  # during a crawl, relearn a site after this many of its articles
+
+    def __post_init__(self) -> None:
+        if self.min_pages < 2:
+            raise ValueError(f"ARCHIVE_LEARN_MIN_PAGES must be 2 or more, not {self.min_pages}")
+        if not 0 < self.min_share <= 1:
+            raise ValueError(f"ARCHIVE_LEARN_MIN_SHARE must be in (0, 1], not {self.min_share}")
+        if self.relearn_every < 1:
+            raise ValueError(f"ARCHIVE_LEARN_EVERY must be 1 or more, not {self.relearn_every}")
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Self:
+        """Read ARCHIVE_LEARN_* from a settings mapping, with the defaults for what is unset."""
+        default = cls()
+        return cls(
+            min_pages=int(settings.get("ARCHIVE_LEARN_MIN_PAGES", default.min_pages)),
+            min_share=float(settings.get("ARCHIVE_LEARN_MIN_SHARE", default.min_share)),
+            relearn_every=int(settings.get("ARCHIVE_LEARN_EVERY", default.relearn_every)),
+        )
+
+    def threshold(self, article_count: int) -> int:
+        """Return on how many articles a block must stand to be boilerplate."""
+        return max(self.min_pages, math.ceil(self.min_share * article_count))
+
+
+def body_paragraphs(body: str) -> list[str]:
+    """Return the paragraphs of a cleaned body."""
+    return [paragraph for paragraph in body.split("\n\n") if paragraph.strip()]
+
+
+def body_blocks(body: str) -> dict[str, str]:
+    """Return the blocks of a body: fingerprint → paragraph text."""
+    return {banner_fingerprint(paragraph): paragraph for paragraph in body_paragraphs(body)}
+
+
+def is_notice_text(text: str) -> bool:
+    """Tell whether a recurring block reads as a sentence (a notice) rather than a label."""
+    return len(text.split()) >= MIN_NOTICE_WORDS and bool(SENTENCE_END.search(text))
+
+
+def learned_kind(text: str) -> str:
+    """Return the kind of a learned notice from its words."""
+    lowered = text.casefold()
+    for kind, words in LEARNED_KIND_WORDS:
+        if any(word in lowered for word in words):
+            return kind
+    return "notice"
+
+
+def clean_body(raw_body: str, boilerplate: set[str]) -> tuple[str, tuple[BannerRecord, ...]]:
+    """Return the body without its boilerplate blocks, and the notices among them."""
+    kept: list[str] = []
+    notices: list[BannerRecord] = []
+    for paragraph in body_paragraphs(raw_body):
+        block_hash = banner_fingerprint(paragraph)
+        if block_hash not in boilerplate:
+            kept.append(paragraph)
+        elif is_notice_text(paragraph):
+            notices.append(
+                BannerRecord(kind=learned_kind(paragraph), text=paragraph, text_hash=block_hash)
+            )
+    return "\n\n".join(kept), tuple(notices)
+
+
+def relearn_site(session: Session, site_id: int, settings: LearningSettings) -> int:
+    """Bring a site's boilerplate up to date with its counts; re-clean the articles it changes.
+
+    Returns how many articles were re-cleaned. Works from stored raw bodies, never re-fetches.
+    """
+    threshold = settings.threshold(site_article_count(session, site_id))
+    flipped = blocks_to_flip(session, site_id, threshold)
+    if not flipped:
+        return 0
+    for block in flipped:
+        block.is_boilerplate = not block.is_boilerplate
+    session.flush()
+    boilerplate = boilerplate_hashes(session, site_id)
+    cleaned = 0
+    for article in articles_with_blocks(session, [block.id for block in flipped]):
+        body, notices = clean_body(article.raw_body or article.body, boilerplate)
+        if body == article.body:
+            continue
+        set_article_body(
+            session,
+            article.id,
+            body=body,
+            content_hash=fingerprint(body),
+            learned_banners=notices,
+            site_id=site_id,
+            seen_at=article.last_seen_at,
+        )
+        cleaned += 1
+    return cleaned
+
+
+def store_article(
+    session: Session,
+    record: ArticleRecord,
+    *,
+    site_id: int,
+    fetch_id: int | None,
+) -> ArticleWrite:
+    """Store an extracted article cleaned of its site's known boilerplate, and count its blocks."""
+    body, notices = clean_body(record.body, boilerplate_hashes(session, site_id))
+    cleaned = replace(record, body=body, raw_body=record.body, content_hash=fingerprint(body))
+    write = upsert_article(
+        session, cleaned, site_id=site_id, fetch_id=fetch_id, learned_banners=notices
+    )
+    record_article_blocks(
+        session,
+        write.article_id,
+        body_blocks(record.body),
+        site_id=site_id,
+        seen_at=record.fetched_at,
+    )
+    return write
