@@ -49,6 +49,7 @@ from storage.queries import (
     article_by_url,
     crawl_run,
     iter_articles,
+    site_banners,
 )
 from storage.search import SNIPPET_END, SNIPPET_START, InvalidSearchQuery, search_articles
 
@@ -396,6 +397,39 @@ def export(
             partial.unlink(missing_ok=True)
             raise CliError(f"cannot write {output}: {exc.strerror}") from exc
     err.print(f"wrote {count} articles to {output}")
+
+
+@cli.command()
+@database_option
+@click.option("--site", help="Only the banners of this site (host name).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
+def banners(database_url: str, site: str | None, output_format: str) -> None:
+    """List each site's notices, tickers, cookie and newsletter boxes, and when they were seen."""
+    with open_archive(database_url) as session:
+        found = site_banners(session, site)
+        records: list[dict[str, Any]] = [
+            {"id": b.id, "site": b.site.host, "kind": b.kind, "pages": b.page_count,
+             "first_seen": b.first_seen_at.isoformat(), "last_seen": b.last_seen_at.isoformat(),
+             "text": b.text}
+            for b in found
+        ]  # fmt: skip
+    if output_format == "json":
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    if not records:
+        out.print("no banners" + (f" for {site}" if site else ""))
+        return
+    table = Table(show_lines=True)
+    for name in ("site", "kind", "pages", "first seen", "last seen"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("text", overflow="fold", min_width=30)
+    for record in records:
+        table.add_row(
+            record["site"], record["kind"], str(record["pages"]),
+            record["first_seen"][:16].replace("T", " "), record["last_seen"][:16].replace("T", " "),
+            escape(record["text"].replace("\n\n", " ")),
+        )  # fmt: skip
+    out.print(table)
 
 
 @cli.command()

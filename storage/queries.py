@@ -166,3 +166,11 @@ def articles_with_blocks(session: Session, block_ids: list[int]) -> list[Article
         return []
     ids = select(ArticleBlock.article_id).where(ArticleBlock.block_id.in_(block_ids))
     return list(session.scalars(select(Article).where(Article.id.in_(ids)).order_by(Article.id)))
+
+
+def site_banners(session: Session, site: str | None = None) -> list[Banner]:
+    """Return the banners of every site (or of one), each site's most widespread first."""
+    statement = select(Banner).join(Site, Site.id == Banner.site_id)
+    if site:
+        statement = statement.where(Site.host == site.lower().removeprefix("www."))
+    return list(session.scalars(statement.order_by(Site.host, Banner.page_count.desc(), Banner.id)))
