@@ -29,17 +29,12 @@ from crawler.metadata import (
     page_language,
     published_candidates,
 )
-from crawler.normalization import to_utc
+from crawler.normalization import DATE_TOKEN, to_utc
 
 logger = logging.getLogger(__name__)
 
 EXTRACTOR = f"trafilatura {version('trafilatura')}"
 DEFAULT_MIN_TEXT_CHARS = 200
-# A date as datelines write it: 30/05/2014, 2014-05-30, 30 May 2014, May 30, 2014, 30. Mai 2014.
-DATE_TOKEN = re.compile(
-    r"\b(?:\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|"
-    r"\d{1,2}\.? [^\W\d]+ \d{4}|[^\W\d]+ \d{1,2},? \d{4})\b"
-)
 # A dateline is short and says little but the date: "Published on 30/05/2014 at 10:15".
 MAX_DATELINE_WORDS = 6
 MAX_DATELINE_CHARS = 80

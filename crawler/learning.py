@@ -20,12 +20,20 @@ from typing import Any, Self
 
 from sqlalchemy.orm import Session
 
-from crawler.normalization import banner_fingerprint, fingerprint
+from crawler.items import DateCandidate
+from crawler.normalization import (
+    banner_fingerprint,
+    choose_date,
+    fingerprint,
+    numeric_date_order,
+)
+from storage.models import Site
 from storage.queries import (
     articles_with_blocks,
     blocks_to_flip,
     boilerplate_hashes,
     site_article_count,
+    site_articles,
 )
 from storage.records import ArticleRecord, BannerRecord
 from storage.writes import ArticleWrite, record_article_blocks, set_article_body, upsert_article
@@ -113,12 +121,14 @@ def clean_body(raw_body: str, boilerplate: set[str]) -> tuple[str, tuple[BannerR
 def relearn_site(session: Session, site_id: int, settings: LearningSettings) -> int:
     """Bring a site's boilerplate up to date with its counts; re-clean the articles it changes.
 
-    Returns how many articles were re-cleaned. Works from stored raw bodies, never re-fetches.
+    Returns how many articles were re-cleaned or re-dated. Works from stored raw bodies and
+    date candidates, never re-fetches.
     """
+    redated = relearn_date_order(session, site_id)
     threshold = settings.threshold(site_article_count(session, site_id))
     flipped = blocks_to_flip(session, site_id, threshold)
     if not flipped:
-        return 0
+        return redated
     for block in flipped:
         block.is_boilerplate = not block.is_boilerplate
     session.flush()
@@ -138,7 +148,49 @@ def relearn_site(session: Session, site_id: int, settings: LearningSettings) -> 
             seen_at=article.last_seen_at,
         )
         cleaned += 1
-    return cleaned
+    return cleaned + redated
+
+
+def relearn_date_order(session: Session, site_id: int) -> int:
+    """Re-read the site's ambiguous dates when its evidence now shows another order."""
+    site = session.get_one(Site, site_id)
+    order = site_date_order(site)
+    if order == site.date_order:
+        return 0
+    site.date_order = order
+    changed = 0
+    for article in site_articles(session, site_id):
+        candidates = tuple((s, v) for s, v in article.date_candidates)
+        if not any(numeric_date_order(value) == "ambiguous" for _, value in candidates):
+            continue
+        dated = [DateCandidate(source=s, value=v) for s, v in candidates]
+        published_at, source = choose_date(tuple(dated), dayfirst=order != "mdy")
+        if published_at != article.published_at:
+            article.published_at = published_at
+            article.date_source = source
+            changed += 1
+    session.flush()
+    return changed
+
+
+def date_order_votes(candidates: tuple[tuple[str, str], ...]) -> tuple[int, int]:
+    """Return (day-first, month-first) evidence an article's date candidates give: 0 or 1 each."""
+    orders = {numeric_date_order(value) for _, value in candidates}
+    return int("dmy" in orders), int("mdy" in orders)
+
+
+def site_date_order(site: Site) -> str | None:
+    """Return the order of day and month the site's unambiguous dates show, if they show one."""
+    if site.monthfirst_votes > site.dayfirst_votes:
+        return "mdy"
+    return "dmy" if site.dayfirst_votes else None
+
+
+def read_published(record: ArticleRecord, date_order: str | None) -> ArticleRecord:
+    """Return the record with its publication date read in the site's order of day and month."""
+    candidates = tuple(DateCandidate(source=s, value=v) for s, v in record.date_candidates)
+    published_at, source = choose_date(candidates, dayfirst=date_order != "mdy")
+    return replace(record, published_at=published_at, date_source=source)
 
 
 def store_article(
@@ -148,12 +200,20 @@ def store_article(
     site_id: int,
     fetch_id: int | None,
 ) -> ArticleWrite:
-    """Store an extracted article cleaned of its site's known boilerplate, and count its blocks."""
+    """Store an extracted article as its site is known: cleaned of its boilerplate, dates read
+    in its order of day and month; count its blocks and its date evidence."""
+    site = session.get_one(Site, site_id)
     body, notices = clean_body(record.body, boilerplate_hashes(session, site_id))
     cleaned = replace(record, body=body, raw_body=record.body, content_hash=fingerprint(body))
+    if record.date_candidates:
+        cleaned = read_published(cleaned, site.date_order)
     write = upsert_article(
         session, cleaned, site_id=site_id, fetch_id=fetch_id, learned_banners=notices
     )
+    if write.outcome == "new":
+        dayfirst, monthfirst = date_order_votes(record.date_candidates)
+        site.dayfirst_votes += dayfirst
+        site.monthfirst_votes += monthfirst
     record_article_blocks(
         session,
         write.article_id,

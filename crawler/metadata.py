@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 from lxml import html
 
 from crawler.items import DateCandidate
+from crawler.normalization import DATE_TOKEN
 
 ARTICLE_TYPES = frozenset(
     {
@@ -30,6 +31,14 @@ MODIFIED_META = (
     "dcterms.modified", "dc.date.modified",
 )  # fmt: skip
 URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|-|$)")
+# Elements whose class or id says they hold a date: date, time, published, posted, byline, meta.
+DATELINE_XPATH = (
+    "//body//*[not(self::script or self::style or self::time)]"
+    "[re:test(concat(@class, ' ', @id), 'date|time|publish|posted|byline|dateline|meta', 'i')]"
+)
+MAX_DATELINE_CHARS = 120
+MAX_DATELINES = 3
+XPATH_NAMESPACES = {"re": "http://exslt.org/regular-expressions"}
 BREADCRUMB_XPATH = (
     "//*[contains(translate(@class, 'BREADCRUMB', 'breadcrumb'), 'breadcrumb')"
     " or contains(translate(@id, 'BREADCRUMB', 'breadcrumb'), 'breadcrumb')"
@@ -95,7 +104,7 @@ def published_candidates(
     """Return candidates for the publication date, most trustworthy first.
 
     JSON-LD `datePublished`, then meta tags, then the feed or sitemap that listed the page,
-    then `<time datetime>` elements, then a date in the URL path.
+    then `<time datetime>` elements, then a visible dateline, then a date in the URL path.
     """
     candidates: list[DateCandidate] = []
     article = json_ld_article(tree)
@@ -107,11 +116,27 @@ def published_candidates(
     candidates += listed
     for time_element in tree.xpath("//time[@datetime]")[:3]:
         candidates.append(DateCandidate(value=time_element.get("datetime"), source="time"))
+    candidates += dateline_candidates(tree)
     if match := URL_DATE.search(url):
         year, month, day = match.groups()
         candidates.append(
             DateCandidate(value=f"{year}-{int(month):02d}-{int(day):02d}", source="url")
         )
+    return candidates
+
+
+def dateline_candidates(tree: html.HtmlElement) -> list[DateCandidate]:
+    """Return dates from the visible datelines of a page ("Published on 30/05/2014")."""
+    candidates: list[DateCandidate] = []
+    for element in tree.xpath(DATELINE_XPATH, namespaces=XPATH_NAMESPACES):
+        text = " ".join(element.text_content().split())
+        if len(text) > MAX_DATELINE_CHARS or not (match := DATE_TOKEN.search(text)):
+            continue
+        candidate = DateCandidate(value=match.group(0), source="dateline")
+        if candidate not in candidates:
+            candidates.append(candidate)
+        if len(candidates) == MAX_DATELINES:
+            break
     return candidates
 
 

@@ -42,6 +42,12 @@ ZONE_ABBREVIATIONS = {
     "MSK": 3 * 3600, "IST": 19800, "JST": 9 * 3600, "KST": 9 * 3600,
     "AEST": 10 * 3600, "AEDT": 11 * 3600,
 }  # fmt: skip
+# A date as datelines write it: 30/05/2014, 2014-05-30, 30 May 2014, May 30, 2014, 30. Mai 2014.
+DATE_TOKEN = re.compile(
+    r"\b(?:\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|"
+    r"\d{1,2}\.? [^\W\d]+ \d{4}|[^\W\d]+ \d{1,2},? \d{4})\b"
+)
+NUMERIC_DATE = re.compile(r"(?<![\d./-])(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})(?![\d./-])")
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 
 
@@ -180,6 +186,20 @@ def unique_texts(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(result)
 
 
+def numeric_date_order(value: str) -> str | None:
+    """Tell how a numeric date orders day and month: "dmy" (30/05/2014), "mdy" (05/30/2014),
+    "ambiguous" (05/06/2014), or None when the value holds no such date."""
+    match = NUMERIC_DATE.search(value)
+    if match is None:
+        return None
+    first, second = int(match.group(1)), int(match.group(2))
+    if first > 12 and second <= 12:
+        return "dmy"
+    if second > 12 and first <= 12:
+        return "mdy"
+    return "ambiguous" if first <= 12 and second <= 12 else None
+
+
 def choose_date(
     candidates: tuple[DateCandidate, ...], *, dayfirst: bool = True
 ) -> tuple[datetime | None, str | None]:
@@ -191,10 +211,14 @@ def choose_date(
     return None, None
 
 
-def normalize_article(extracted: ExtractedArticle) -> ArticleRecord:
-    """Return the normalized, storable form of an extracted article."""
+def normalize_article(extracted: ExtractedArticle, *, dayfirst: bool = True) -> ArticleRecord:
+    """Return the normalized, storable form of an extracted article.
+
+    `dayfirst` reads ambiguous numeric dates; the archive re-reads them with what it learned of
+    the site's order (crawler.learning).
+    """
     body = clean_text(extracted.body)
-    published_at, date_source = choose_date(extracted.published_candidates)
+    published_at, date_source = choose_date(extracted.published_candidates, dayfirst=dayfirst)
     modified_at, _ = choose_date(extracted.modified_candidates)
     banners = tuple(
         BannerRecord(kind=banner.kind, text=text, text_hash=banner_fingerprint(text))
@@ -210,6 +234,9 @@ def normalize_article(extracted: ExtractedArticle) -> ArticleRecord:
         published_at=published_at,
         modified_at=modified_at,
         date_source=date_source,
+        date_candidates=tuple(
+            (candidate.source, candidate.value) for candidate in extracted.published_candidates
+        ),
         language=language_code(extracted.language),
         section=clean_inline(extracted.section),
         tags=unique_texts(extracted.tags),

@@ -14,11 +14,12 @@ from storage.queries import article_banners
 from storage.records import ArticleRecord
 
 EXPORT_FIELDS = (
-    "id", "url", "site", "title", "authors", "published", "modified", "date_source", "language",
+    "id", "url", "site", "title", "authors", "published", "modified", "date_source",
+    "date_candidates", "language",
     "section", "tags", "description", "site_name", "body", "banners", "content_hash",
     "extractor", "first_seen", "last_seen",
 )  # fmt: skip
-LIST_FIELDS = ("authors", "tags", "banners")
+LIST_FIELDS = ("authors", "tags", "banners", "date_candidates")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -36,6 +37,7 @@ def article_export(article: Article) -> dict[str, Any]:
         "published": _iso(article.published_at),
         "modified": _iso(article.modified_at),
         "date_source": article.date_source,
+        "date_candidates": [{"source": s, "value": v} for s, v in article.date_candidates],
         "language": article.language,
         "section": article.section,
         "tags": list(article.tags),
@@ -61,6 +63,7 @@ def record_export(record: ArticleRecord) -> dict[str, Any]:
         "published": _iso(record.published_at),
         "modified": _iso(record.modified_at),
         "date_source": record.date_source,
+        "date_candidates": [{"source": s, "value": v} for s, v in record.date_candidates],
         "language": record.language,
         "section": record.section,
         "tags": list(record.tags),

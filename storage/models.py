@@ -57,6 +57,12 @@ class Site(Base):
     host: Mapped[str] = mapped_column(String(255), unique=True)
     name: Mapped[str | None] = mapped_column(String(255))
     first_seen_at: Mapped[datetime]
+    # Evidence for the order of day and month in the site's numeric dates: how many of its
+    # articles show an unambiguous day-first (30/05/2014) or month-first (05/30/2014) date.
+    dayfirst_votes: Mapped[int] = mapped_column(default=0)
+    monthfirst_votes: Mapped[int] = mapped_column(default=0)
+    # The order its articles' dates were read with: "dmy", "mdy", or None (day first).
+    date_order: Mapped[str | None] = mapped_column(String(3))
 
 
 class CrawlRun(Base):
@@ -117,6 +123,7 @@ class Article(Base):
     published_at: Mapped[datetime | None]
     modified_at: Mapped[datetime | None]
     date_source: Mapped[str | None] = mapped_column(String(50))
+    date_candidates: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     language: Mapped[str | None] = mapped_column(String(20))
     section: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[str]]

@@ -174,3 +174,10 @@ def site_banners(session: Session, site: str | None = None) -> list[Banner]:
     if site:
         statement = statement.where(Site.host == site.lower().removeprefix("www."))
     return list(session.scalars(statement.order_by(Site.host, Banner.page_count.desc(), Banner.id)))
+
+
+def site_articles(session: Session, site_id: int) -> Iterator[Article]:
+    """Yield every article of a site, in id order."""
+    yield from session.scalars(
+        select(Article).where(Article.site_id == site_id).order_by(Article.id)
+    )

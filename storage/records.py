@@ -45,6 +45,9 @@ class ArticleRecord:
     published_at: datetime | None = None
     modified_at: datetime | None = None
     date_source: str | None = None
+    # Every publication date found, best first, as (source, value): the rule that chose
+    # `published_at` is "the first that reads as a date", and `date_source` names it.
+    date_candidates: tuple[tuple[str, str], ...] = ()
     language: str | None = None
     section: str | None = None
     tags: tuple[str, ...] = ()

@@ -123,6 +123,7 @@ def upsert_article(
     )
     values: dict[str, Any] = {name: getattr(record, name) for name in EXTRACTED_FIELDS}
     values["raw_body"] = record.raw_body or record.body
+    values["date_candidates"] = [list(candidate) for candidate in record.date_candidates]
     values["authors"] = list(record.authors)
     values["tags"] = list(record.tags)
     insert = _insert(session, Article).values(
@@ -133,7 +134,10 @@ def upsert_article(
         fetch_id=fetch_id,
         **values,
     )
-    changes = {name: insert.excluded[name] for name in (*EXTRACTED_FIELDS, "raw_body", "fetch_id")}
+    changes = {
+        name: insert.excluded[name]
+        for name in (*EXTRACTED_FIELDS, "raw_body", "date_candidates", "fetch_id")
+    }
     changes["last_seen_at"] = _later(Article.last_seen_at, insert.excluded.last_seen_at)
     changes["first_seen_at"] = case(
         (insert.excluded.first_seen_at < Article.first_seen_at, insert.excluded.first_seen_at),
