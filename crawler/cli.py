@@ -20,7 +20,9 @@ from w3lib.encoding import html_to_unicode
 
 from crawler.extraction import extract_article_or_reason
 from crawler.items import ARTICLE, PageItem
+from crawler.learning import LearningSettings
 from crawler.normalization import canonical_url, normalize_article, to_utc
+from crawler.reextraction import reextract_articles
 from crawler.runner import (
     LOCAL_SITE_SETTINGS,
     InvalidSetting,
@@ -253,6 +255,40 @@ def extract(files: tuple[Path, ...], url: str | None) -> None:
         click.echo(json.dumps(record, ensure_ascii=False))
     if failures:
         sys.exit(1)
+
+
+@cli.command()
+@database_option
+@click.option("--site", help="Only the articles of this site (host name).")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="Override an ARCHIVE_* setting, e.g. ARCHIVE_MIN_TEXT_CHARS=100.")  # fmt: skip
+def reextract(database_url: str, site: str | None, overrides: tuple[str, ...]) -> None:
+    """Re-run extraction over the stored raw HTML; write only the articles that change."""
+    try:
+        settings = project_settings(
+            normalize_database_url(database_url), parse_overrides(overrides)
+        )
+        learning = LearningSettings.from_settings(settings)
+    except (InvalidSetting, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    url = normalize_database_url(database_url)
+    with open_archive(url):
+        pass  # fails clearly if there is no archive; upgrades an older one
+    engine = make_engine(url, immediate_transactions=True)
+    try:
+        report = reextract_articles(
+            make_session_factory(engine),
+            ArticleFilter(site=site),
+            min_text_chars=settings.getint("ARCHIVE_MIN_TEXT_CHARS"),
+            learning=learning,
+        )
+    finally:
+        engine.dispose()
+    err.print(
+        f"re-extracted {report.examined} articles: {report.changed} changed, "
+        f"{report.unchanged} unchanged, {report.no_article} no longer give an article "
+        f"(kept as they were), {report.no_raw_html} without stored HTML"
+    )
 
 
 # --- querying ---------------------------------------------------------------------------------

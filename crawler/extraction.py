@@ -7,10 +7,12 @@ found and taken out of that tree (crawler.banners), structured metadata is read 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import datetime
 from importlib.metadata import version
+from typing import Any
 from urllib.parse import urlsplit
 
 import trafilatura
@@ -34,6 +36,19 @@ from crawler.normalization import DATE_TOKEN, to_utc
 logger = logging.getLogger(__name__)
 
 EXTRACTOR = f"trafilatura {version('trafilatura')}"
+# The trafilatura options we use, written out once.
+TRAFILATURA_OPTIONS: dict[str, Any] = {
+    "include_comments": False,
+    "include_tables": True,
+    "include_images": False,
+    "include_links": False,
+    "with_metadata": True,
+    "deduplicate": False,
+    "favor_precision": False,
+}
+# Bump when notice detection or the clean-up of extracted text changes what a page gives, so
+# that `newsarchive reextract` can tell which articles an older version produced.
+EXTRACTION_RULES_VERSION = 1
 DEFAULT_MIN_TEXT_CHARS = 200
 # A dateline is short and says little but the date: "Published on 30/05/2014 at 10:15".
 MAX_DATELINE_WORDS = 6
@@ -127,24 +142,27 @@ def extract_from_tree(
             body=body,
             banners=banners,
             extractor=EXTRACTOR,
+            extraction_settings=extraction_settings(min_text_chars),
         ),
         "",
     )
 
 
-def run_trafilatura(tree: html.HtmlElement, url: str) -> Document | None:
-    """Run trafilatura with the options we use, written out once: comments off, metadata on."""
-    document = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        include_comments=False,
-        include_tables=True,
-        include_images=False,
-        include_links=False,
-        with_metadata=True,
-        deduplicate=False,
-        favor_precision=False,
+def extraction_settings(min_text_chars: int) -> str:
+    """Return the settings an extraction ran with, as canonical JSON (kept with each article)."""
+    return json.dumps(
+        {
+            "rules": EXTRACTION_RULES_VERSION,
+            "trafilatura": TRAFILATURA_OPTIONS,
+            "min_text_chars": min_text_chars,
+        },
+        sort_keys=True,
     )
+
+
+def run_trafilatura(tree: html.HtmlElement, url: str) -> Document | None:
+    """Run trafilatura with TRAFILATURA_OPTIONS: comments off, metadata on."""
+    document = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     return document if isinstance(document, Document) else None
 
 

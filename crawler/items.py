@@ -68,6 +68,7 @@ class ExtractedArticle:
     body: str
     banners: tuple[BannerText, ...]
     extractor: str
+    extraction_settings: str = "{}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -245,6 +245,7 @@ def normalize_article(extracted: ExtractedArticle, *, dayfirst: bool = True) -> 
         body=body,
         content_hash=fingerprint(body),
         extractor=extracted.extractor,
+        extraction_settings=extracted.extraction_settings,
         fetched_at=extracted.fetched_at,
         banners=banners,
     )

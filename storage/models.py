@@ -135,6 +135,8 @@ class Article(Base):
     raw_body: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     extractor: Mapped[str] = mapped_column(String(100))
+    # What produced this extraction besides the extractor's version: its options, as JSON.
+    extraction_settings: Mapped[str] = mapped_column(Text, default="{}")
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     fetch_id: Mapped[int | None] = mapped_column(ForeignKey("fetches.id", ondelete="SET NULL"))

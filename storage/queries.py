@@ -181,3 +181,28 @@ def site_articles(session: Session, site_id: int) -> Iterator[Article]:
     yield from session.scalars(
         select(Article).where(Article.site_id == site_id).order_by(Article.id)
     )
+
+
+def article_ids(session: Session, article_filter: ArticleFilter) -> list[int]:
+    """Return the ids of the matching articles, in id order."""
+    return list(session.scalars(article_filter.apply(select(Article.id)).order_by(Article.id)))
+
+
+def latest_fetch(session: Session, article: Article) -> Fetch | None:
+    """Return the stored response an article was last extracted from, with its body."""
+    if article.fetch_id is not None:
+        fetch = session.get(Fetch, article.fetch_id)
+        if fetch is not None and fetch.body_zlib is not None:
+            return fetch
+    return session.scalars(
+        select(Fetch)
+        .where((Fetch.final_url == article.url) | (Fetch.url == article.url))
+        .where(Fetch.body_zlib.is_not(None), Fetch.status < 400)
+        .order_by(Fetch.fetched_at.desc(), Fetch.id.desc())
+        .limit(1)
+    ).first()
+
+
+def page_banner_texts(article: Article) -> set[str]:
+    """Return the texts of the banners found on the article's page itself (not learned)."""
+    return {link.banner.text for link in article.banner_links if link.origin == "page"}

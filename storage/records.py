@@ -57,5 +57,6 @@ class ArticleRecord:
     raw_body: str = ""  # the body before learned site blocks were taken out ("" = same as body)
     content_hash: str
     extractor: str
+    extraction_settings: str = "{}"  # canonical JSON of the options that produced it
     fetched_at: datetime
     banners: tuple[BannerRecord, ...] = field(default=())

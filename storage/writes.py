@@ -43,6 +43,7 @@ EXTRACTED_FIELDS = (
     "body",
     "content_hash",
     "extractor",
+    "extraction_settings",
 )
 
 

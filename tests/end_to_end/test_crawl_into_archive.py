@@ -161,6 +161,17 @@ def test_query_commands_on_a_crawled_archive(news_site, tmp_path):
     assert len(rows) == len(ARTICLES)
     assert json.loads(rows[0]["banners"])[0]["kind"] in {"alert", "cookie", "newsletter", "ticker"}
 
+    banners = json.loads(newsarchive("banners", "--db", database_url, "--format", "json").stdout)
+    notice = next(b for b in banners if b["kind"] == "alert")
+    assert (notice["pages"], notice["text"]) == (len(ARTICLES), f"{NOTICE_TITLE}\n\n{NOTICE_TEXT}")
+    assert {b["text"] for b in banners if b["kind"] == "notice"} == {READERS_NOTICE}
+
+    reextracted = newsarchive("reextract", "--db", database_url).stderr
+    assert (
+        f"re-extracted {len(ARTICLES)} articles: 0 changed, {len(ARTICLES)} unchanged"
+        in reextracted
+    )
+
     stats = newsarchive("stats", "--db", database_url).stdout
     assert f"articles  {len(ARTICLES)}" in stats
     assert "sites     1" in stats

@@ -60,3 +60,27 @@ def test_migrate_command_error_is_one_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.startswith("error: ")
     assert error.count("\n") == 1
+
+
+def test_search_survives_every_downgrade_on_sqlite(tmp_path):
+    """A batch rebuild of `articles` on SQLite would drop the full-text search triggers."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from storage.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    upgrade(url)
+    revisions = [
+        r.revision for r in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()
+    ]
+    for revision in revisions[1:]:  # newest first; stop at the first revision
+        downgrade(url, revision)
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            triggers = connection.execute(
+                text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")
+            ).scalar_one()
+        engine.dispose()
+        assert triggers == 3, f"full-text triggers lost at revision {revision}"
+    upgrade(url)

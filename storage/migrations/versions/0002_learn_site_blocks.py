@@ -75,8 +75,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.drop_column("raw_body")
+    # Not in batch mode: on SQLite a batch rebuilds the table, which drops the full-text
+    # search triggers of migration 0001. SQLite 3.35+ drops the column in place.
+    op.drop_column("articles", "raw_body")
 
     with op.batch_alter_table("article_banners", schema=None) as batch_op:
         batch_op.drop_column("origin")

@@ -41,5 +41,6 @@ def downgrade() -> None:
         batch_op.drop_column("monthfirst_votes")
         batch_op.drop_column("dayfirst_votes")
 
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.drop_column("date_candidates")
+    # Not in batch mode: on SQLite a batch rebuilds the table, which drops the full-text
+    # search triggers of migration 0001. SQLite 3.35+ drops the column in place.
+    op.drop_column("articles", "date_candidates")
