@@ -53,7 +53,7 @@ def archive_as_an_old_version_did(sessions, slugs: list[str]) -> None:
             upsert_article(session, old, site_id=site_id, fetch_id=fetch_id)
 
 
-def snapshot(sessions) -> tuple[list[tuple], list[tuple], list[tuple]]:
+def snapshot(sessions) -> tuple[list[tuple[object, ...]], ...]:
     with session_scope(sessions) as session:
         articles = [
             (a.id, a.body, a.raw_body, a.content_hash, a.published_at, a.extractor, a.last_seen_at)
