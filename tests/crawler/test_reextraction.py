@@ -53,21 +53,21 @@ def archive_as_an_old_version_did(sessions, slugs: list[str]) -> None:
             upsert_article(session, old, site_id=site_id, fetch_id=fetch_id)
 
 
-def snapshot(sessions) -> tuple[list[tuple[object, ...]], ...]:
+def snapshot(sessions) -> list[list[tuple[object, ...]]]:
     with session_scope(sessions) as session:
-        articles = [
+        articles: list[tuple[object, ...]] = [
             (a.id, a.body, a.raw_body, a.content_hash, a.published_at, a.extractor, a.last_seen_at)
             for a in session.scalars(select(Article).order_by(Article.id))
         ]
-        banners = [
+        banners: list[tuple[object, ...]] = [
             (b.id, b.text, b.page_count, b.last_seen_at)
             for b in session.scalars(select(Banner).order_by(Banner.id))
         ]
-        links = [
+        links: list[tuple[object, ...]] = [
             (link.article_id, link.banner_id, link.origin, link.first_seen_at, link.last_seen_at)
             for link in session.scalars(select(ArticleBanner).order_by(ArticleBanner.article_id))
         ]
-    return articles, banners, links
+    return [articles, banners, links]
 
 
 def reextract(sessions, **filters):
