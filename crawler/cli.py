@@ -51,6 +51,7 @@ from storage.queries import (
     article_by_url,
     crawl_run,
     iter_articles,
+    run_health,
     site_banners,
 )
 from storage.search import SNIPPET_END, SNIPPET_START, InvalidSearchQuery, search_articles
@@ -167,6 +168,9 @@ def crawl_into_archive(start_urls: list[str], database_url: str, overrides: dict
         run = crawl_run(session, run_id)
         assert run is not None  # noqa: S101 - the pipeline wrote it
         print_run(run)
+        for row in run_health(session, run.id):
+            for warning in row.warnings:
+                err.print(f"warning: {row.site.host}: {warning}; has the site changed its layout?")
         if run.status != "finished":
             raise CliError(f"crawl {run.id} ended early: {run.finish_reason}")
     return run_id

@@ -12,6 +12,7 @@ from scrapy.exceptions import CloseSpider
 
 from crawler.exceptions import NotAnArticle
 from crawler.extraction import DEFAULT_MIN_TEXT_CHARS, extract_article_or_reason
+from crawler.health import record_crawl_health
 from crawler.items import ARTICLE, OTHER, ArchivePageItem, ExtractedPageItem, PageItem
 from crawler.learning import LearningSettings, relearn_site, store_article
 from crawler.normalization import normalize_article, site_host
@@ -157,6 +158,12 @@ class StoragePipeline:
         for site_id in sorted(self.unlearned):
             with session_scope(self.sessions) as session:
                 self._relearn(session, site_id)
+        with session_scope(self.sessions) as session:
+            for row in record_crawl_health(session, self.run_id):
+                for warning in row.warnings:
+                    logger.warning(
+                        "%s: %s; has the site changed its layout?", row.site.host, warning
+                    )
         stats = self.stats.get_stats()
         errors = int(stats.get("archive/fetch_errors", 0)) + sum(
             int(value) for key, value in stats.items() if key.startswith("spider_exceptions/")

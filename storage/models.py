@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -43,6 +44,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
         datetime: UTCDateTime(),
+        float: Float(),
         dict[str, Any]: JSON(),
         list[str]: JSON(),
     }
@@ -216,3 +218,21 @@ class ArticleBlock(Base):
     block_id: Mapped[int] = mapped_column(
         ForeignKey("site_blocks.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class CrawlRunSite(Base):
+    """The health of one site in one crawl: figures that jump when a site changes its layout."""
+
+    __tablename__ = "crawl_run_sites"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True, index=True)
+    article_count: Mapped[int]
+    median_body_chars: Mapped[int]
+    banner_share: Mapped[float]  # share of the pages' text taken out as banners
+    dated_share: Mapped[float]  # share of the articles with a publication date
+    warnings: Mapped[list[str]]
+
+    site: Mapped[Site] = relationship(lazy="joined")

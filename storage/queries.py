@@ -16,6 +16,7 @@ from storage.models import (
     ArticleBlock,
     Banner,
     CrawlRun,
+    CrawlRunSite,
     Fetch,
     Site,
     SiteBlock,
@@ -206,3 +207,33 @@ def latest_fetch(session: Session, article: Article) -> Fetch | None:
 def page_banner_texts(article: Article) -> set[str]:
     """Return the texts of the banners found on the article's page itself (not learned)."""
     return {link.banner.text for link in article.banner_links if link.origin == "page"}
+
+
+def run_articles(session: Session, run_id: int) -> Iterator[Article]:
+    """Yield the articles a crawl run stored (last fetched by it), with their banners."""
+    fetched = select(Fetch.id).where(Fetch.run_id == run_id)
+    yield from session.scalars(
+        select(Article)
+        .where(Article.fetch_id.in_(fetched))
+        .order_by(Article.id)
+        .options(_with_banners())
+    )
+
+
+def previous_run_health(session: Session, site_id: int, run_id: int) -> CrawlRunSite | None:
+    """Return a site's health in the latest crawl before `run_id` that stored its articles."""
+    return session.scalars(
+        select(CrawlRunSite)
+        .where(CrawlRunSite.site_id == site_id, CrawlRunSite.run_id < run_id)
+        .order_by(CrawlRunSite.run_id.desc())
+        .limit(1)
+    ).first()
+
+
+def run_health(session: Session, run_id: int) -> list[CrawlRunSite]:
+    """Return the health of each site of a crawl run."""
+    return list(
+        session.scalars(
+            select(CrawlRunSite).where(CrawlRunSite.run_id == run_id).order_by(CrawlRunSite.site_id)
+        )
+    )
