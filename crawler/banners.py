@@ -12,6 +12,7 @@ import re
 from lxml import html
 
 from crawler.items import BannerText
+from crawler.metadata import MarkedElements
 
 # Words in class or id attributes, per kind, checked in this order (first match wins).
 KIND_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
@@ -36,8 +37,10 @@ KIND_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
 )  # fmt: skip
 NOTICE_ROLES = {"alert": "alert", "alertdialog": "alert", "status": "notice", "marquee": "ticker"}
 ATTRIBUTE_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)?")
-ANY_KIND_WORD = re.compile("|".join(sorted({w for _, words in KIND_WORDS for w in words})))
-CANDIDATES_XPATH = "//*[@class or @id or @role] | //marquee"
+ANY_KIND_WORD = re.compile(
+    "|".join(sorted({w for _, words in KIND_WORDS for w in words} | set(NOTICE_ROLES)))
+)
+
 # Elements that hold a page's structure or its article, never a notice box of their own.
 STRUCTURAL_TAGS = {
     "html", "body", "main", "article", "h1", "header", "nav", "footer", "form",
@@ -76,7 +79,7 @@ def page_title_key(tree: html.HtmlElement) -> str:
     return title[:60] if len(title) >= 20 else ""
 
 
-def find_banners(tree: html.HtmlElement) -> list[BannerText]:
+def find_banners(tree: html.HtmlElement, marked: MarkedElements | None = None) -> list[BannerText]:
     """Return the notice boxes of a page, outermost first, in document order.
 
     An element counts when its role or class/id names a notice, it is not a structural element
@@ -87,14 +90,13 @@ def find_banners(tree: html.HtmlElement) -> list[BannerText]:
     found: list[BannerText] = []
     taken: set[html.HtmlElement] = set()
     title_key = page_title_key(tree)
-    for element in tree.xpath(CANDIDATES_XPATH):
+    candidates = [
+        *(marked or MarkedElements.of(tree)).matching(ANY_KIND_WORD),
+        *tree.iter("marquee"),
+    ]
+    for element in candidates:
         if element.tag in STRUCTURAL_TAGS:
             continue
-        attributes = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
-        if not (
-            element.get("role") or element.tag == "marquee" or ANY_KIND_WORD.search(attributes)
-        ):
-            continue  # the cheap test first: most elements name nothing of the kind
         kind = banner_kind(element)
         if kind is None or any(ancestor in taken for ancestor in element.iterancestors()):
             continue

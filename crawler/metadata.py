@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
@@ -26,28 +27,46 @@ PUBLISHED_META = (
     "publish-date", "pubdate", "publishdate", "date", "dc.date", "dc.date.issued",
     "dcterms.created", "sailthru.date", "parsely-pub-date", "cXenseParse:recs:publishtime",
 )  # fmt: skip
+SECTION_META = ("article:section", "og:article:section", "section", "parsely-section")
 MODIFIED_META = (
     "article:modified_time", "og:updated_time", "dateModified", "last-modified",
     "dcterms.modified", "dc.date.modified",
 )  # fmt: skip
 URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|-|$)")
 # Elements whose class or id says they hold a date: date, time, published, posted, byline, meta.
-DATELINE_XPATH = (
-    "//body//*[not(self::script or self::style or self::time)]"
-    "[re:test(concat(@class, ' ', @id), 'date|time|publish|posted|byline|dateline|meta', 'i')]"
-)
+MARK_ATTRIBUTES = ("class", "id", "role", "aria-label")
+MARKED_XPATH = "//*[@class or @id or @role or @aria-label]"
+DATELINE_MARKS = re.compile(r"date|time|publish|posted|byline|meta")
+NOT_DATELINES = {"script", "style", "time", "meta", "head", "html", "body"}
 MAX_DATELINE_CHARS = 120
 MAX_DATELINES = 3
-XPATH_NAMESPACES = {"re": "http://exslt.org/regular-expressions"}
-BREADCRUMB_XPATH = (
-    "//*[contains(translate(@class, 'BREADCRUMB', 'breadcrumb'), 'breadcrumb')"
-    " or contains(translate(@id, 'BREADCRUMB', 'breadcrumb'), 'breadcrumb')"
-    " or contains(translate(@aria-label, 'BREADCRUMB', 'breadcrumb'), 'breadcrumb')]"
-)
+BREADCRUMB_MARKS = re.compile(r"breadcrumb|crumbs")
 BREADCRUMB_SEPARATORS = frozenset({">", "/", "\u00bb", "\u203a", "|"})
 HOME_LABELS = frozenset(
     {"home", "accueil", "startseite", "inicio", "início", "home page", "homepage"}
 )
+
+
+@dataclass(frozen=True)
+class MarkedElements:
+    """The elements of a page that carry a class, id, role or aria-label, with those attributes
+    in lower case: read once, searched by each reader of the page (XPath `contains()` over every
+    element costs far more)."""
+
+    items: list[tuple[html.HtmlElement, str]]
+
+    @classmethod
+    def of(cls, tree: html.HtmlElement) -> MarkedElements:
+        return cls(
+            [
+                (element, " ".join(filter(None, (element.get(a) for a in MARK_ATTRIBUTES))).lower())
+                for element in tree.xpath(MARKED_XPATH)
+            ]
+        )
+
+    def matching(self, pattern: re.Pattern[str]) -> Iterator[html.HtmlElement]:
+        """Yield, in document order, the elements whose attributes match `pattern`."""
+        return (element for element, marks in self.items if pattern.search(marks))
 
 
 def json_ld_objects(tree: html.HtmlElement) -> list[dict[str, Any]]:
@@ -99,7 +118,10 @@ def meta_content(tree: html.HtmlElement, names: tuple[str, ...]) -> list[str]:
 
 
 def published_candidates(
-    tree: html.HtmlElement, url: str, listed: tuple[DateCandidate, ...] = ()
+    tree: html.HtmlElement,
+    url: str,
+    listed: tuple[DateCandidate, ...] = (),
+    marked: MarkedElements | None = None,
 ) -> list[DateCandidate]:
     """Return candidates for the publication date, most trustworthy first.
 
@@ -116,7 +138,7 @@ def published_candidates(
     candidates += listed
     for time_element in tree.xpath("//time[@datetime]")[:3]:
         candidates.append(DateCandidate(value=time_element.get("datetime"), source="time"))
-    candidates += dateline_candidates(tree)
+    candidates += dateline_candidates(tree, marked)
     if match := URL_DATE.search(url):
         year, month, day = match.groups()
         candidates.append(
@@ -125,10 +147,14 @@ def published_candidates(
     return candidates
 
 
-def dateline_candidates(tree: html.HtmlElement) -> list[DateCandidate]:
+def dateline_candidates(
+    tree: html.HtmlElement, marked: MarkedElements | None = None
+) -> list[DateCandidate]:
     """Return dates from the visible datelines of a page ("Published on 30/05/2014")."""
     candidates: list[DateCandidate] = []
-    for element in tree.xpath(DATELINE_XPATH, namespaces=XPATH_NAMESPACES):
+    for element in (marked or MarkedElements.of(tree)).matching(DATELINE_MARKS):
+        if element.tag in NOT_DATELINES:
+            continue
         text = " ".join(element.text_content().split())
         if len(text) > MAX_DATELINE_CHARS or not (match := DATE_TOKEN.search(text)):
             continue
@@ -150,7 +176,7 @@ def modified_candidates(tree: html.HtmlElement) -> list[DateCandidate]:
     return candidates
 
 
-def breadcrumb_labels(tree: html.HtmlElement) -> list[str]:
+def breadcrumb_labels(tree: html.HtmlElement, marked: MarkedElements | None = None) -> list[str]:
     """Return the labels of the page's breadcrumb trail (JSON-LD BreadcrumbList, then markup)."""
     for entry in json_ld_objects(tree):
         if "BreadcrumbList" in json_ld_types(entry):
@@ -164,7 +190,7 @@ def breadcrumb_labels(tree: html.HtmlElement) -> list[str]:
                     labels.append(" ".join(name.split()))
             if labels:
                 return labels
-    for trail in tree.xpath(BREADCRUMB_XPATH):
+    for trail in (marked or MarkedElements.of(tree)).matching(BREADCRUMB_MARKS):
         items = trail.xpath(".//li") or trail.xpath(".//a | .//span[not(*)]")
         labels = [" ".join(item.text_content().split()) for item in items]
         labels = [label for label in labels if label and label not in BREADCRUMB_SEPARATORS]
