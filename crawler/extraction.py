@@ -23,6 +23,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from crawler.banners import find_banners, remove_banner_lines
+from crawler.bodies import repair_body
 from crawler.items import DateCandidate, ExtractedArticle, PageItem
 from crawler.metadata import (
     SECTION_META,
@@ -37,7 +38,6 @@ from crawler.metadata import (
     published_candidates,
 )
 from crawler.normalization import DATE_TOKEN, to_utc
-from crawler.split_bodies import merge_split_body
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def extract_from_tree(
         return None, "no main text found"
     metadata = read_metadata(tree, url)
     title = metadata.title or _json_ld_text(json_ld.get("headline"))
-    body = merge_split_body(tree, document.text or "")
+    body = repair_body(tree, document.text or "")
     body, banners = remove_banner_lines(body, found_banners)
     body = strip_leading_repeats(body, title=title, breadcrumb=crumbs)
     if len(body) < min_text_chars:

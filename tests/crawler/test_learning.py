@@ -236,3 +236,73 @@ def test_learning_settings_refuse_nonsense():
         LearningSettings(min_pages=1)
     with pytest.raises(ValueError, match="ARCHIVE_LEARN_MIN_SHARE"):
         LearningSettings(min_share=0)
+
+
+SITE_TEXTS = {
+    "fr": (
+        "Avis aux lecteurs : le journal ne paraîtra pas lundi, l'édition numérique sera en ligne.",
+        "Abonnez-vous à notre lettre du matin : l'essentiel de l'actualité chaque jour à 7 h.",
+    ),
+    "de": (
+        "Eilmeldung: Die Fähre fährt ab Montag nach neuem Fahrplan, Einzelheiten beim Hafenamt.",
+        "Jetzt den Newsletter abonnieren: die wichtigsten Nachrichten jeden Morgen um sieben.",
+    ),
+}
+
+
+def site_page(language: str, index: int) -> tuple[str, list[str], str, str]:
+    """A page of a small French or German news site: the notice sits inside the article
+    container under a class that says nothing, a promo between two paragraphs."""
+    rng = random.Random(f"{language}-{index}")
+    paragraphs = [" ".join(sentence(rng) for _ in range(3)) for _ in range(4)]
+    notice, promo = SITE_TEXTS[language]
+    if language == "fr":
+        head = (
+            f"<h1>Article numéro {index}</h1><p class='chapo'>Publié le {index + 1:02d}/05/2014</p>"
+        )
+    else:
+        head = f"<h1>Artikel Nummer {index}</h1><span class='meta'>{index + 1:02d}.05.2014</span>"
+    body = (
+        f"<p>{paragraphs[0]}</p><div class='x1'><p>{notice}</p></div><p>{paragraphs[1]}</p>"
+        f"<p>{paragraphs[2]}</p><p class='c'>{promo}</p><p>{paragraphs[3]}</p>"
+    )
+    return (
+        (
+            f"<html lang='{language}'><head><title>Article {index}</title></head><body>"
+            f"<div class='page'><div class='article-wrap'>{head}<div class='txt'>{body}</div></div>"
+            "</div></body></html>"
+        ),
+        paragraphs,
+        notice,
+        promo,
+    )
+
+
+@pytest.mark.parametrize("language", ["fr", "de"])
+def test_pages_of_a_site_in_french_or_german_come_out_clean(sessions, language):
+    from crawler.extraction import extract_article_or_reason
+    from crawler.items import ARTICLE, PageItem
+    from crawler.normalization import normalize_article
+
+    host = f"{language}.example"
+    expected: dict[str, list[str]] = {}
+    for index in range(6):
+        page, paragraphs, notice, promo = site_page(language, index)
+        url = f"https://{host}/article-{index}"
+        item = PageItem(
+            url=url, final_url=url, status=200, fetched_at=datetime(2026, 11, 1, tzinfo=UTC),
+            page_kind=ARTICLE, text=page,
+        )  # fmt: skip
+        extracted, reason = extract_article_or_reason(item)
+        assert extracted is not None, reason
+        with session_scope(sessions) as session:
+            site_id = upsert_site(session, host, seen_at=item.fetched_at)
+            store_article(session, normalize_article(extracted), site_id=site_id, fetch_id=None)
+        expected[url] = paragraphs
+    relearn(sessions, host)
+    for url, body in bodies(sessions).items():
+        assert body.split("\n\n") == expected[url], url
+    with session_scope(sessions) as session:
+        kinds = {b.text: b.kind for b in session.scalars(select(Banner))}
+    assert kinds[notice] in {"notice", "ticker"}
+    assert kinds[promo] == "newsletter"

@@ -1,9 +1,14 @@
-"""Article bodies that a page splits into several blocks (ad slots, embeds, "read more" boxes
-between chunks of text): the extractor keeps one block; this finds its twins and merges them.
+"""Repairs of an extracted body that only the page's structure allows. Pure functions over an
+lxml tree.
 
-A twin is an element with the same tag and class as the block that holds the extracted text,
-or inside a sibling that repeats the same tag and class as one of that block's ancestors
-(`div.article__chunks > div.grid > div.body` three times). Pure functions over an lxml tree.
+- One page, one article: when the extracted text spans several `<article>` elements (a story
+  followed by teasers of other stories, each an `<article>` of its own), only the one that
+  holds the page's single `<h1>` is kept.
+- Bodies split into several blocks (ad slots, embeds, "read more" boxes between chunks of
+  text): the extractor keeps one block; its twins are found and merged in. A twin is an element
+  with the same tag and class as the block that holds the extracted text, or inside a sibling
+  that repeats the same tag and class as one of that block's ancestors
+  (`div.article__chunks > div.grid > div.body` three times).
 """
 
 from __future__ import annotations
@@ -69,9 +74,9 @@ def find_twins(container: html.HtmlElement) -> list[html.HtmlElement]:
     return []
 
 
-def merge_split_body(tree: html.HtmlElement, body: str) -> str:
-    """Return `body` (lines of extracted text) with the text of its container's twins merged in
-    at their place in the page; `body` unchanged if the page has no such twins."""
+def repair_body(tree: html.HtmlElement, body: str) -> str:
+    """Return `body` (lines of extracted text) kept to the page's own article and with the
+    text of its split-off blocks merged in; unchanged when neither applies."""
     lines = body.split("\n")
     line_of = {key: i for i, line in enumerate(lines) if len(key := _key(line)) >= MIN_MATCH_CHARS}
     if len(line_of) < 2:
@@ -81,12 +86,45 @@ def merge_split_body(tree: html.HtmlElement, body: str) -> str:
         for element in tree.iter(*BLOCK_TAGS)
         if (key := _key(element.text_content())) in line_of
     ]
+    lines, matched = keep_one_article(tree, lines, matched)
+    return "\n".join(merge_split_body(tree, lines, matched))
+
+
+def keep_one_article(
+    tree: html.HtmlElement, lines: list[str], matched: list[tuple[html.HtmlElement, int]]
+) -> tuple[list[str], list[tuple[html.HtmlElement, int]]]:
+    """Drop the lines that come from another `<article>` than the one holding the page's h1."""
+    owner: dict[int, html.HtmlElement | None] = {}
+    for element, line in matched:
+        owner.setdefault(line, next(element.iterancestors("article"), None))
+    articles = {article for article in owner.values() if article is not None}
+    if len(articles) < 2:
+        return lines, matched
+    headlines = tree.xpath("//h1")
+    main = next(headlines[0].iterancestors("article"), None) if len(headlines) == 1 else None
+    if main is None or main not in articles:
+        return lines, matched
+    dropped = {
+        line for line, article in owner.items() if article is not None and article is not main
+    }
+    kept = [line for index, line in enumerate(lines) if index not in dropped]
+    renumber = {
+        old: new for new, old in enumerate(i for i in range(len(lines)) if i not in dropped)
+    }
+    return kept, [(element, renumber[line]) for element, line in matched if line in renumber]
+
+
+def merge_split_body(
+    tree: html.HtmlElement, lines: list[str], matched: list[tuple[html.HtmlElement, int]]
+) -> list[str]:
+    """Return `lines` with the text of their container's twins merged in at their place in the
+    page; `lines` unchanged if the page has no such twins."""
     if len(matched) < 2:
-        return body
+        return lines
     container = Counter(element.getparent() for element, _ in matched).most_common(1)[0][0]
     twins = find_twins(container)
     if not twins:
-        return body
+        return lines
     position = {element: index for index, element in enumerate(tree.iter())}
     known = {_key(line) for line in lines}
     insertions: dict[int, list[str]] = {}
@@ -103,10 +141,10 @@ def merge_split_body(tree: html.HtmlElement, body: str) -> str:
         before = [line for element, line in matched if position[element] < position[twin]]
         insertions.setdefault(max(before) + 1 if before else 0, []).extend(new_lines)
     if not insertions:
-        return body
+        return lines
     merged: list[str] = []
     for index, line in enumerate(lines):
         merged.extend(insertions.get(index, []))
         merged.append(line)
     merged.extend(insertions.get(len(lines), []))
-    return "\n".join(merged)
+    return merged
