@@ -209,15 +209,17 @@ def link_banners(
 
 
 def _recount_banners(session: Session, banner_ids: set[int]) -> None:
+    _recount_pages(session, Banner, ArticleBanner.banner_id, banner_ids)
+
+
+def _recount_pages(session: Session, counted: Any, link_column: Any, ids: set[int]) -> None:
+    """Set `page_count` of the `counted` rows `ids` to their number of article links."""
     page_count = (
-        select(func.count(func.distinct(ArticleBanner.article_id)))
-        .where(ArticleBanner.banner_id == Banner.id)
-        .correlate(Banner)
-        .scalar_subquery()
+        select(func.count()).where(link_column == counted.id).correlate(counted).scalar_subquery()
     )
     session.execute(
-        update(Banner)
-        .where(Banner.id.in_(banner_ids))
+        update(counted)
+        .where(counted.id.in_(ids))
         .values(page_count=page_count)
         .execution_options(synchronize_session=False)
     )
@@ -291,18 +293,7 @@ def record_article_blocks(
     session.flush()
     changed = old_ids ^ new_ids
     if changed:
-        page_count = (
-            select(func.count())
-            .where(ArticleBlock.block_id == SiteBlock.id)
-            .correlate(SiteBlock)
-            .scalar_subquery()
-        )
-        session.execute(
-            update(SiteBlock)
-            .where(SiteBlock.id.in_(changed))
-            .values(page_count=page_count)
-            .execution_options(synchronize_session=False)
-        )
+        _recount_pages(session, SiteBlock, ArticleBlock.block_id, changed)
 
 
 def set_article_body(
