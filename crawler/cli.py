@@ -31,6 +31,7 @@ from crawler.runner import (
     run_crawl,
 )
 from crawler.spiders.news import InvalidSpiderArgument, parse_start_urls
+from crawler.versions import article_history
 from storage.database import (
     DEFAULT_DATABASE_URL,
     DatabaseURLError,
@@ -51,6 +52,8 @@ from storage.queries import (
     article_by_url,
     crawl_run,
     iter_articles,
+    recent_runs,
+    run_errors_by_kind,
     run_health,
     site_banners,
 )
@@ -383,6 +386,91 @@ def show(article: str, database_url: str, output_format: str) -> None:
         out.print(f"    {escape(line)}")
     out.print()
     out.print(escape(record["body"]))
+
+
+@cli.command()
+@click.argument("article")
+@database_option
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+def history(article: str, database_url: str, output_format: str) -> None:
+    """Show an article's versions (by URL or id) and the differences between them."""
+    with open_archive(database_url) as session:
+        found = find_article(session, article)
+        if found is None:
+            raise CliError(f"no article {article!r} in the archive")
+        entries = article_history(session, found)
+        url = found.canonical_url
+    if output_format == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "url": url,
+                    "versions": [
+                        {
+                            "version": e.version,
+                            "seen_at": e.seen_at.isoformat(),
+                            "title": e.title,
+                            "body": e.body,
+                            "diff": e.diff,
+                        }
+                        for e in entries
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    out.print(f"[bold]{escape(url)}[/bold]: {len(entries)} version(s)")
+    for entry in entries:
+        out.print(
+            f"\n[bold]version {entry.version}[/bold], first seen {entry.seen_at:%Y-%m-%d %H:%M} UTC"
+        )
+        if entry.diff:
+            for line in entry.diff.splitlines()[2:]:
+                style = (
+                    "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+                )
+                out.print(f"[{style}]{escape(line)}[/{style}]")
+        else:
+            out.print(f"[dim]{escape(entry.title or '')} ({len(entry.body)} characters)[/dim]")
+
+
+@cli.command()
+@database_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
+def runs(database_url: str, limit: int, output_format: str) -> None:
+    """List the latest crawl runs: when, outcome, pages, articles, errors by kind."""
+    with open_archive(database_url) as session:
+        records: list[dict[str, Any]] = [
+            {"id": r.id, "start_urls": r.start_urls, "started_at": r.started_at.isoformat(),
+             "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+             "status": r.status, "finish_reason": r.finish_reason,
+             "pages_fetched": r.pages_fetched_count, "articles_new": r.articles_new_count,
+             "articles_updated": r.articles_updated_count,
+             "articles_unchanged": r.articles_unchanged_count, "errors": r.error_count,
+             "errors_by_kind": {e.kind: e.count for e in run_errors_by_kind(session, r.id)}}
+            for r in recent_runs(session, limit)
+        ]  # fmt: skip
+    if output_format == "json":
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    if not records:
+        out.print("no crawl runs yet")
+        return
+    table = Table()
+    for name in ("run", "started (UTC)", "status", "pages", "new", "updated", "unchanged"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("errors by kind", overflow="fold")
+    for r in records:
+        errors = ", ".join(f"{kind}: {count}" for kind, count in r["errors_by_kind"].items())
+        table.add_row(
+            str(r["id"]), r["started_at"][:16].replace("T", " "), r["status"],
+            str(r["pages_fetched"]), str(r["articles_new"]), str(r["articles_updated"]),
+            str(r["articles_unchanged"]), errors or "-",
+        )  # fmt: skip
+    out.print(table)
 
 
 def find_article(session: Session, reference: str) -> Article | None:

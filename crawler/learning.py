@@ -36,7 +36,14 @@ from storage.queries import (
     site_articles,
 )
 from storage.records import ArticleRecord, BannerRecord
-from storage.writes import ArticleWrite, record_article_blocks, set_article_body, upsert_article
+from storage.writes import (
+    ArticleWrite,
+    record_article_blocks,
+    record_version,
+    refresh_latest_version,
+    set_article_body,
+    upsert_article,
+)
 
 SENTENCE_END = re.compile(r"[.!?:…»\"')]\s*$|[.!?]\s")
 MIN_NOTICE_WORDS = 5
@@ -199,9 +206,14 @@ def store_article(
     *,
     site_id: int,
     fetch_id: int | None,
+    is_refetch: bool = True,
 ) -> ArticleWrite:
     """Store an extracted article as its site is known: cleaned of its boilerplate, dates read
-    in its order of day and month; count its blocks and its date evidence."""
+    in its order of day and month; count its blocks and its date evidence.
+
+    A fetched page whose text changed becomes a new version of the article; a re-extraction of
+    a stored page (`is_refetch=False`) refines the latest version instead.
+    """
     site = session.get_one(Site, site_id)
     body, notices = clean_body(record.body, boilerplate_hashes(session, site_id))
     cleaned = replace(record, body=body, raw_body=record.body, content_hash=fingerprint(body))
@@ -210,6 +222,16 @@ def store_article(
     write = upsert_article(
         session, cleaned, site_id=site_id, fetch_id=fetch_id, learned_banners=notices
     )
+    if is_refetch:
+        record_version(
+            session,
+            write.article_id,
+            title=record.title,
+            raw_body=record.body,
+            seen_at=record.fetched_at,
+        )
+    else:
+        refresh_latest_version(session, write.article_id, title=record.title, raw_body=record.body)
     if write.outcome == "new":
         dayfirst, monthfirst = date_order_votes(record.date_candidates)
         site.dayfirst_votes += dayfirst

@@ -95,7 +95,7 @@ def reextract_article(
     if is_unchanged(article, record):
         report.unchanged += 1
         return
-    store_article(session, record, site_id=article.site_id, fetch_id=fetch.id)
+    store_article(session, record, site_id=article.site_id, fetch_id=fetch.id, is_refetch=False)
     report.changed += 1
 
 

@@ -236,3 +236,22 @@ class CrawlRunSite(Base):
     warnings: Mapped[list[str]]
 
     site: Mapped[Site] = relationship(lazy="joined")
+
+
+class ArticleVersion(Base):
+    """An article's text as one fetch found it, kept each time the page's text changed.
+
+    The raw body is kept (as extracted, before learned boilerplate is taken out), so that the
+    history shows the text as the site's current notices are known: a version that differs
+    only by a notice is folded into the one before it.
+    """
+
+    __tablename__ = "article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    seen_at: Mapped[datetime]
+    title: Mapped[str | None] = mapped_column(Text)
+    raw_body: Mapped[str] = mapped_column(Text)

@@ -14,6 +14,7 @@ from storage.models import (
     Article,
     ArticleBanner,
     ArticleBlock,
+    ArticleVersion,
     Banner,
     CrawlRun,
     CrawlRunSite,
@@ -237,3 +238,43 @@ def run_health(session: Session, run_id: int) -> list[CrawlRunSite]:
             select(CrawlRunSite).where(CrawlRunSite.run_id == run_id).order_by(CrawlRunSite.site_id)
         )
     )
+
+
+def article_versions(session: Session, article_id: int) -> list[ArticleVersion]:
+    """Return an article's versions, oldest first."""
+    return list(
+        session.scalars(
+            select(ArticleVersion)
+            .where(ArticleVersion.article_id == article_id)
+            .order_by(ArticleVersion.version)
+        )
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorCount:
+    """How many fetches of a run failed one way."""
+
+    kind: str
+    count: int
+
+
+def run_errors_by_kind(session: Session, run_id: int) -> list[ErrorCount]:
+    """Return a run's failed fetches counted by kind: `HTTP 404`, `TimeoutError`, ..."""
+    failed = session.execute(
+        select(Fetch.status, Fetch.error).where(
+            Fetch.run_id == run_id, (Fetch.status == 0) | (Fetch.status >= 400)
+        )
+    ).all()
+    counts: dict[str, int] = {}
+    for status, error in failed:
+        kind = f"HTTP {status}" if status else (error or "error").split(":", 1)[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    return [
+        ErrorCount(kind=k, count=v) for k, v in sorted(counts.items(), key=lambda i: (-i[1], i[0]))
+    ]
+
+
+def recent_runs(session: Session, limit: int = 20) -> list[CrawlRun]:
+    """Return the latest crawl runs, newest first."""
+    return list(session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)))

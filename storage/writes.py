@@ -17,6 +17,7 @@ from storage.models import (
     Article,
     ArticleBanner,
     ArticleBlock,
+    ArticleVersion,
     Banner,
     CrawlRun,
     Fetch,
@@ -340,3 +341,43 @@ def replace_learned_banners(
     )
     if stale:
         _recount_banners(session, stale)
+
+
+def record_version(
+    session: Session, article_id: int, *, title: str | None, raw_body: str, seen_at: datetime
+) -> int | None:
+    """Keep the page's text as a new version of the article if it differs from the latest one.
+
+    Returns the new version's number, or None when the text is unchanged (nothing is written).
+    """
+    latest = session.scalars(
+        select(ArticleVersion)
+        .where(ArticleVersion.article_id == article_id)
+        .order_by(ArticleVersion.version.desc())
+        .limit(1)
+    ).first()
+    if latest is not None and latest.raw_body == raw_body:
+        return None
+    number = latest.version + 1 if latest is not None else 1
+    session.add(
+        ArticleVersion(
+            article_id=article_id, version=number, seen_at=seen_at, title=title, raw_body=raw_body
+        )
+    )
+    session.flush()
+    return number
+
+
+def refresh_latest_version(
+    session: Session, article_id: int, *, title: str | None, raw_body: str
+) -> None:
+    """Give the latest version the text a re-extraction of the same page found."""
+    latest = session.scalars(
+        select(ArticleVersion)
+        .where(ArticleVersion.article_id == article_id)
+        .order_by(ArticleVersion.version.desc())
+        .limit(1)
+    ).first()
+    if latest is not None:
+        latest.title = title
+        latest.raw_body = raw_body

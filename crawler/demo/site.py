@@ -28,6 +28,7 @@ NOTICE_TEXT = (
     "The northern pier is closed after storm damage. Are you planning to sail this weekend? "
     "Check the harbour master's notices before you leave the quay."
 )
+NOTICE_TEXT_LATER = "The northern pier has reopened. Thank you for your patience."
 TICKER_TEXT = "Breaking: ferry timetable changes from Monday, see the port authority's page."
 COOKIE_TEXT = "We use cookies to remember your preferences and to count visits to our pages."
 # Inside the article text of the "notice" template, under a class that says nothing: only its
@@ -37,6 +38,10 @@ READERS_NOTICE = (
     "will be published as usual."
 )
 NEWSLETTER_TEXT = "Get the morning briefing: the day's harbour news in your inbox at seven."
+CORRECTION = (
+    "Correction: an earlier version of this article gave the wrong date for the summit in "
+    "Wales; it opens on the fourth of September."
+)
 SHORT_PAGE = "/news/editors-note.html"
 PDF = b"%PDF-1.4\n%%EOF\n"
 
@@ -70,6 +75,13 @@ class DemoSite:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
+        # Edition 2 is the site a day later: the first article carries a correction, and the
+        # travel notice has changed (tests of article versions and incremental crawls).
+        self.edition = 1
+
+    def notice_text(self) -> str:
+        """The site-wide notice, as this edition shows it."""
+        return NOTICE_TEXT if self.edition == 1 else NOTICE_TEXT_LATER
 
     def render(self, target: str) -> Response:
         """Return the response for a request target (path and query)."""
@@ -181,7 +193,7 @@ class DemoSite:
             '<li><a href="/about/">About us</a></li></ul></nav></header>'
             f'<div class="ticker-bar"><span>{escape(TICKER_TEXT)}</span></div>'
             '<div class="box-container"><div class="alert alert-warning" role="alert">'
-            f"<h4>{escape(NOTICE_TITLE)}</h4><p>{escape(NOTICE_TEXT)}</p></div></div>"
+            f"<h4>{escape(NOTICE_TITLE)}</h4><p>{escape(self.notice_text())}</p></div></div>"
             f'<main id="content">{content}</main>'
             '<footer class="site-footer"><p>© 2014 The Harbour Gazette. All rights reserved.</p>'
             '<ul><li><a href="/about/">About us</a></li><li><a href="/private/staff.html">Staff'
@@ -253,7 +265,10 @@ class DemoSite:
         tags = "".join(
             f'<li><a href="/tag/{_slug(tag)}/">{escape(tag)}</a></li>' for tag in article.tags
         )
-        paragraphs = [f"<p>{escape(p)}</p>" for p in article.paragraphs]
+        texts = list(article.paragraphs)
+        if self.edition > 1 and article is ARTICLES[0]:
+            texts.append(CORRECTION)
+        paragraphs = [f"<p>{escape(p)}</p>" for p in texts]
         published = _date(article)
         head = (
             f'<link rel="canonical" href="{canonical}">'

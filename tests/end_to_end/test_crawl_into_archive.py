@@ -295,3 +295,38 @@ def test_scrapy_crawl_news_works_from_the_project_folder(news_site, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "'archive/articles_new': 6" in result.stderr  # the feed's six articles
     assert len(export_jsonl(database_url)) == 6
+
+
+def test_a_recrawl_of_a_changed_site_keeps_versions_and_banner_history(news_site_server, tmp_path):
+    from crawler.demo.site import CORRECTION, NOTICE_TEXT_LATER
+
+    base_url = news_site_server.site.base_url
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    crawl_local_site(base_url, database_url)
+    news_site_server.site.edition = 2  # a day later: a correction, and a new travel notice
+    second = crawl_local_site(base_url, database_url)
+    assert "crawl 2 finished" in second.stderr
+    assert "0 new articles, 1 updated" in second.stderr
+
+    nato = ARTICLES[0]
+    history = json.loads(
+        newsarchive("history", f"{base_url}/news/{nato.slug}.html", "--db", database_url,
+                    "--format", "json").stdout
+    )  # fmt: skip
+    assert [v["version"] for v in history["versions"]] == [1, 2]
+    assert f"+{CORRECTION}" in history["versions"][1]["diff"].splitlines()
+    other = json.loads(
+        newsarchive("history", f"{base_url}/news/{ARTICLES[1].slug}.html", "--db", database_url,
+                    "--format", "json").stdout
+    )  # fmt: skip
+    assert len(other["versions"]) == 1  # only its notice changed: not a new version
+
+    banners = json.loads(newsarchive("banners", "--db", database_url, "--format", "json").stdout)
+    old = next(b for b in banners if NOTICE_TEXT in b["text"])
+    new = next(b for b in banners if NOTICE_TEXT_LATER in b["text"])
+    assert old["last_seen"] < new["first_seen"]  # when the notice changed
+
+    runs = json.loads(newsarchive("runs", "--db", database_url, "--format", "json").stdout)
+    assert [r["id"] for r in runs] == [2, 1]
+    assert runs[0]["articles_updated"] == 1
+    assert runs[0]["errors_by_kind"] == {"HTTP 404": 1, "HTTP 500": 1}
