@@ -79,16 +79,28 @@ def page_title_key(tree: html.HtmlElement) -> str:
     return title[:60] if len(title) >= 20 else ""
 
 
-def find_banners(tree: html.HtmlElement, marked: MarkedElements | None = None) -> list[BannerText]:
+def find_banners(
+    tree: html.HtmlElement,
+    marked: MarkedElements | None = None,
+    selectors: tuple[str, ...] = (),
+) -> list[BannerText]:
     """Return the notice boxes of a page, outermost first, in document order.
 
     An element counts when its role or class/id names a notice, it is not a structural element
     (body, main, article, header, nav, figure, table, ...), it holds neither an `h1` nor the
     page's title, its text is between 20 and 1,500 characters (a notice is a box, not the page)
-    and it is not mostly links (a menu).
+    and it is not mostly links (a menu). Elements matching `selectors` (CSS, from a source's
+    extraction hints) are notices whatever their names say, unless they hold the headline.
     """
     found: list[BannerText] = []
     taken: set[html.HtmlElement] = set()
+    for selector in selectors:
+        for element in tree.cssselect(selector):
+            if element in taken or element.find(".//h1") is not None:
+                continue
+            if text := banner_text(element):
+                taken.add(element)
+                found.append(BannerText(kind=banner_kind(element) or "notice", text=text))
     title_key = page_title_key(tree)
     candidates = [
         *(marked or MarkedElements.of(tree)).matching(ANY_KIND_WORD),
@@ -98,7 +110,9 @@ def find_banners(tree: html.HtmlElement, marked: MarkedElements | None = None) -
         if element.tag in STRUCTURAL_TAGS:
             continue
         kind = banner_kind(element)
-        if kind is None or any(ancestor in taken for ancestor in element.iterancestors()):
+        if kind is None or element in taken:
+            continue
+        if any(ancestor in taken for ancestor in element.iterancestors()):
             continue
         if element.find(".//h1") is not None:
             continue

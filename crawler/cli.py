@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ from w3lib.encoding import html_to_unicode
 from crawler.extraction import extract_article_or_reason
 from crawler.items import ARTICLE, PageItem
 from crawler.learning import LearningSettings
+from crawler.middlewares import crawl_now
 from crawler.normalization import canonical_url, normalize_article, to_utc
 from crawler.reextraction import reextract_articles
 from crawler.runner import (
@@ -29,7 +32,10 @@ from crawler.runner import (
     parse_overrides,
     project_settings,
     run_crawl,
+    run_sources,
 )
+from crawler.scheduling import SourceStatus, claim_due_sources, lease_owner, source_status
+from crawler.sources import Source, SourcesFileError, load_sources
 from crawler.spiders.news import InvalidSpiderArgument, parse_start_urls
 from crawler.versions import article_history
 from storage.database import (
@@ -133,31 +139,135 @@ def cli() -> None:
 # --- crawling ---------------------------------------------------------------------------------
 
 
+def sources_option(function: F) -> F:
+    return click.option(
+        "--sources",
+        "sources_file",
+        envvar="NEWSARCHIVE_SOURCES_FILE",
+        default="sources.toml",
+        show_default=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The sources file (env NEWSARCHIVE_SOURCES_FILE); see docs/sources.md.",
+    )(function)
+
+
+def now_option(function: F) -> F:
+    # For tests and replays: decide what is due as if it were this time (ISO 8601, UTC).
+    return click.option("--now", "now_text", hidden=True, envvar="NEWSARCHIVE_NOW")(function)
+
+
+def read_sources(path: Path) -> list[Source]:
+    try:
+        return load_sources(path)
+    except SourcesFileError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def scheduling_now(now_text: str | None) -> datetime:
+    try:
+        return crawl_now(now_text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO 8601 time: {now_text!r}", param_hint="--now") from exc
+
+
 @cli.command()
-@click.argument("urls", nargs=-1, required=True)
+@click.argument("urls", nargs=-1)
 @database_option
+@click.option("--due", is_flag=True, help="Crawl every source of the sources file that is due.")
+@click.option("--source", "source_names", multiple=True, metavar="NAME",
+              help="Crawl this source now, due or not (repeatable).")  # fmt: skip
+@sources_option
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
               help="Override a Scrapy or ARCHIVE_* setting (repeatable).")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log (INFO and above).")
 @click.option("--no-progress", is_flag=True, help="No live progress line.")
+@now_option
 def crawl(
     urls: tuple[str, ...],
     database_url: str,
+    due: bool,
+    source_names: tuple[str, ...],
+    sources_file: Path,
     overrides: tuple[str, ...],
     verbose: bool,
     no_progress: bool,
+    now_text: str | None,
 ) -> None:
-    """Crawl the sites of URLS (home, section, feed, sitemap or robots.txt) into the archive."""
+    """Crawl URLS (home, section, feed, sitemap or robots.txt) or the due sources of the sources
+    file (--due, safe to run from cron every minute) into the archive."""
+    if bool(urls) == bool(due or source_names):
+        raise click.UsageError("give URLs to crawl, or --due / --source NAME (not both)")
     try:
-        start_urls = parse_start_urls(list(urls))
         settings_overrides: dict[str, Any] = {
             "LOG_LEVEL": "INFO" if verbose else "WARNING",
             "ARCHIVE_PROGRESS": not no_progress and sys.stderr.isatty(),
         }
         settings_overrides.update(parse_overrides(overrides))
+        if urls:
+            start_urls = parse_start_urls(list(urls))
     except (InvalidSpiderArgument, InvalidSetting) as exc:
         raise click.UsageError(str(exc)) from exc
-    crawl_into_archive(start_urls, database_url, settings_overrides)
+    if urls:
+        crawl_into_archive(start_urls, database_url, settings_overrides)
+        return
+    sources = read_sources(sources_file)
+    unknown = set(source_names) - {s.name for s in sources}
+    if unknown:
+        raise click.BadParameter(
+            f"no source {sorted(unknown)[0]!r} in {sources_file}", param_hint="--source"
+        )
+    crawl_sources(sources, database_url, settings_overrides, now=scheduling_now(now_text),
+                  names=set(source_names) or None)  # fmt: skip
+
+
+def crawl_sources(
+    sources: list[Source],
+    database_url: str,
+    overrides: dict[str, Any],
+    *,
+    now: datetime,
+    names: set[str] | None,
+) -> None:
+    """Take the due (or named) sources, crawl them together, print each run's summary."""
+    url = normalize_database_url(database_url)
+    ensure_current(url)
+    settings = project_settings(url, overrides)
+    ttl = timedelta(seconds=settings.getint("ARCHIVE_LEASE_SECONDS"))
+    owner = lease_owner()
+    engine = make_engine(url, immediate_transactions=True)
+    try:
+        claimed, refused = claim_due_sources(
+            make_session_factory(engine), sources, owner=owner, now=now, ttl=ttl, names=names
+        )
+    finally:
+        engine.dispose()
+    for source, holder in refused:
+        err.print(
+            f"source {source.name}: another run holds it ({holder.owner}, "
+            f"until {holder.expires_at:%Y-%m-%d %H:%M:%S} UTC): not started"
+        )
+    if not claimed:
+        if not refused:
+            err.print("no source is due")
+        if refused:
+            sys.exit(3)
+        return
+    run_ids = run_sources(claimed, settings, owner=owner)
+    failed = False
+    with open_archive(url) as session:
+        for name, run_id in run_ids.items():
+            run = crawl_run(session, run_id) if run_id is not None else None
+            if run is None:
+                err.print(f"source {name}: the crawl did not start: see the log above")
+                failed = True
+                continue
+            err.print(f"{name}: ", end="")
+            print_run(run)
+            failed = failed or run.status != "finished"
+    if failed:
+        sys.exit(1)
+    if refused:
+        sys.exit(3)
 
 
 def crawl_into_archive(start_urls: list[str], database_url: str, overrides: dict[str, Any]) -> int:
@@ -177,6 +287,87 @@ def crawl_into_archive(start_urls: list[str], database_url: str, overrides: dict
         if run.status != "finished":
             raise CliError(f"crawl {run.id} ended early: {run.finish_reason}")
     return run_id
+
+
+@cli.command("sources")
+@sources_option
+@database_option
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
+@now_option
+def list_sources(
+    sources_file: Path, database_url: str, output_format: str, now_text: str | None
+) -> None:
+    """List the sources of the sources file: schedule, last run, its outcome, next run."""
+    sources = read_sources(sources_file)
+    now = scheduling_now(now_text)
+    url = normalize_database_url(database_url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        statuses = [
+            SourceStatus(source=s, last_run=None, idle_runs=0, next_run_at=now, is_due=s.enabled)
+            for s in sources
+        ]
+    else:
+        with open_archive(url) as session:
+            statuses = [source_status(session, s, now) for s in sources]
+    records: list[dict[str, Any]] = [
+        {"name": st.source.name, "schedule": st.source.schedule.text, "enabled": st.source.enabled,
+         "start_urls": list(st.source.start_urls),
+         "last_run": st.last_run.started_at.isoformat() if st.last_run else None,
+         "last_outcome": st.last_run.status if st.last_run else None,
+         "last_new_articles": st.last_run.articles_new_count if st.last_run else None,
+         "next_run": st.next_run_at.isoformat(), "due": st.is_due}
+        for st in statuses
+    ]  # fmt: skip
+    if output_format == "json":
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    table = Table()
+    for name in ("source", "schedule", "last run (UTC)", "outcome", "next run (UTC)"):
+        table.add_column(name, no_wrap=True)
+    for r in records:
+        last = r["last_run"][:16].replace("T", " ") if r["last_run"] else "never"
+        outcome = f"{r['last_outcome']}, {r['last_new_articles']} new" if r["last_outcome"] else "-"
+        next_run = "due now" if r["due"] else r["next_run"][:16].replace("T", " ")
+        if not r["enabled"]:
+            next_run = "disabled"
+        table.add_row(r["name"], r["schedule"], last, outcome, next_run)
+    out.print(table)
+
+
+@cli.command()
+@sources_option
+@database_option
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="Override a Scrapy or ARCHIVE_* setting for every crawl.")  # fmt: skip
+@click.option("--max-cycles", type=click.IntRange(min=1), hidden=True,
+              help="Stop after this many cycles (tests).")  # fmt: skip
+def schedule(
+    sources_file: Path, database_url: str, overrides: tuple[str, ...], max_cycles: int | None
+) -> None:
+    """Stay in the foreground and crawl each source when it is due (for systemd or a container).
+
+    Each cycle runs `newsarchive crawl --due` in a child process (a crawl's event loop cannot
+    be restarted in one process), then sleeps until the next source is due.
+    """
+    read_sources(sources_file)  # a bad file fails now, with its line
+    cycles = 0
+    while max_cycles is None or cycles < max_cycles:
+        cycles += 1
+        command = [sys.executable, "-m", "crawler", "crawl", "--due", "--no-progress",
+                   "--sources", str(sources_file), "--db", database_url]  # fmt: skip
+        for pair in overrides:
+            command += ["-s", pair]
+        subprocess.run(command, check=False)  # noqa: S603 - our own command
+        if max_cycles is not None and cycles >= max_cycles:
+            break
+        sources = read_sources(sources_file)  # edits of the file apply from the next cycle
+        with open_archive(database_url) as session:
+            now = datetime.now(UTC)
+            wake = min((source_status(session, s, now).next_run_at for s in sources if s.enabled),
+                       default=now + timedelta(hours=1))  # fmt: skip
+        pause = min(max((wake - datetime.now(UTC)).total_seconds(), 30.0), 3600.0)
+        err.print(f"next source due at {wake:%Y-%m-%d %H:%M:%S} UTC; sleeping {pause:.0f} s")
+        time.sleep(pause)
 
 
 def print_run(run: CrawlRun) -> None:
@@ -439,19 +630,21 @@ def history(article: str, database_url: str, output_format: str) -> None:
 @cli.command()
 @database_option
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--source", help="Only the runs of this source of the sources file.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
-def runs(database_url: str, limit: int, output_format: str) -> None:
+def runs(database_url: str, limit: int, source: str | None, output_format: str) -> None:
     """List the latest crawl runs: when, outcome, pages, articles, errors by kind."""
     with open_archive(database_url) as session:
         records: list[dict[str, Any]] = [
-            {"id": r.id, "start_urls": r.start_urls, "started_at": r.started_at.isoformat(),
+            {"id": r.id, "source": r.source, "start_urls": r.start_urls,
+             "started_at": r.started_at.isoformat(),
              "finished_at": r.finished_at.isoformat() if r.finished_at else None,
              "status": r.status, "finish_reason": r.finish_reason,
              "pages_fetched": r.pages_fetched_count, "articles_new": r.articles_new_count,
              "articles_updated": r.articles_updated_count,
              "articles_unchanged": r.articles_unchanged_count, "errors": r.error_count,
              "errors_by_kind": {e.kind: e.count for e in run_errors_by_kind(session, r.id)}}
-            for r in recent_runs(session, limit)
+            for r in recent_runs(session, limit, source=source)
         ]  # fmt: skip
     if output_format == "json":
         click.echo(json.dumps(records, ensure_ascii=False, indent=2))
@@ -460,13 +653,14 @@ def runs(database_url: str, limit: int, output_format: str) -> None:
         out.print("no crawl runs yet")
         return
     table = Table()
-    for name in ("run", "started (UTC)", "status", "pages", "new", "updated", "unchanged"):
+    for name in ("run", "source", "started (UTC)", "status", "pages", "new", "updated",
+                 "unchanged"):  # fmt: skip
         table.add_column(name, no_wrap=True)
     table.add_column("errors by kind", overflow="fold")
     for r in records:
         errors = ", ".join(f"{kind}: {count}" for kind, count in r["errors_by_kind"].items())
         table.add_row(
-            str(r["id"]), r["started_at"][:16].replace("T", " "), r["status"],
+            str(r["id"]), r["source"] or "-", r["started_at"][:16].replace("T", " "), r["status"],
             str(r["pages_fetched"]), str(r["articles_new"]), str(r["articles_updated"]),
             str(r["articles_unchanged"]), errors or "-",
         )  # fmt: skip

@@ -103,9 +103,15 @@ def extract_article(
 
 
 def extract_article_or_reason(
-    page: PageItem, *, min_text_chars: int = DEFAULT_MIN_TEXT_CHARS
+    page: PageItem,
+    *,
+    min_text_chars: int = DEFAULT_MIN_TEXT_CHARS,
+    banner_selectors: tuple[str, ...] = (),
 ) -> tuple[ExtractedArticle | None, str]:
-    """Return the article in `page`, or None and the reason there is none."""
+    """Return the article in `page`, or None and the reason there is none.
+
+    `banner_selectors` are CSS selectors of the site's notice boxes, from its sources entry.
+    """
     try:
         tree = parse_html(page.text)
     except ExtractionError as exc:
@@ -116,6 +122,7 @@ def extract_article_or_reason(
         fetched_at=page.fetched_at,
         listed_dates=page.listed_dates,
         min_text_chars=min_text_chars,
+        banner_selectors=banner_selectors,
     )
 
 
@@ -126,10 +133,11 @@ def extract_from_tree(
     fetched_at: datetime,
     listed_dates: tuple[DateCandidate, ...] = (),
     min_text_chars: int = DEFAULT_MIN_TEXT_CHARS,
+    banner_selectors: tuple[str, ...] = (),
 ) -> tuple[ExtractedArticle | None, str]:
     """Extract from a parsed page (trafilatura may change the tree)."""
     marked = MarkedElements.of(tree)
-    found_banners = find_banners(tree, marked)
+    found_banners = find_banners(tree, marked, banner_selectors)
     published = published_candidates(tree, url, listed_dates, marked)
     modified = modified_candidates(tree)
     language = page_language(tree)

@@ -125,13 +125,19 @@ def clean_body(raw_body: str, boilerplate: set[str]) -> tuple[str, tuple[BannerR
     return "\n\n".join(kept), tuple(notices)
 
 
-def relearn_site(session: Session, site_id: int, settings: LearningSettings) -> int:
+def relearn_site(
+    session: Session,
+    site_id: int,
+    settings: LearningSettings,
+    *,
+    date_order_hint: str | None = None,
+) -> int:
     """Bring a site's boilerplate up to date with its counts; re-clean the articles it changes.
 
     Returns how many articles were re-cleaned or re-dated. Works from stored raw bodies and
     date candidates, never re-fetches.
     """
-    redated = relearn_date_order(session, site_id)
+    redated = relearn_date_order(session, site_id, hint=date_order_hint)
     threshold = settings.threshold(site_article_count(session, site_id))
     flipped = blocks_to_flip(session, site_id, threshold)
     if not flipped:
@@ -158,10 +164,10 @@ def relearn_site(session: Session, site_id: int, settings: LearningSettings) -> 
     return cleaned + redated
 
 
-def relearn_date_order(session: Session, site_id: int) -> int:
-    """Re-read the site's ambiguous dates when its evidence now shows another order."""
+def relearn_date_order(session: Session, site_id: int, *, hint: str | None = None) -> int:
+    """Re-read the site's ambiguous dates when its evidence (or `hint`) now gives another order."""
     site = session.get_one(Site, site_id)
-    order = site_date_order(site)
+    order = hint or site_date_order(site)
     if order == site.date_order:
         return 0
     site.date_order = order
@@ -207,18 +213,20 @@ def store_article(
     site_id: int,
     fetch_id: int | None,
     is_refetch: bool = True,
+    date_order_hint: str | None = None,
 ) -> ArticleWrite:
     """Store an extracted article as its site is known: cleaned of its boilerplate, dates read
     in its order of day and month; count its blocks and its date evidence.
 
     A fetched page whose text changed becomes a new version of the article; a re-extraction of
-    a stored page (`is_refetch=False`) refines the latest version instead.
+    a stored page (`is_refetch=False`) refines the latest version instead. `date_order_hint`
+    ("dmy" or "mdy", from the sources file) overrides what the site's dates show.
     """
     site = session.get_one(Site, site_id)
     body, notices = clean_body(record.body, boilerplate_hashes(session, site_id))
     cleaned = replace(record, body=body, raw_body=record.body, content_hash=fingerprint(body))
     if record.date_candidates:
-        cleaned = read_published(cleaned, site.date_order)
+        cleaned = read_published(cleaned, date_order_hint or site.date_order)
     write = upsert_article(
         session, cleaned, site_id=site_id, fetch_id=fetch_id, learned_banners=notices
     )

@@ -33,19 +33,28 @@ logger = logging.getLogger(__name__)
 class ExtractionPipeline:
     """Extract the article of each article page; other pages pass on with no article."""
 
-    def __init__(self, *, min_text_chars: int) -> None:
+    def __init__(self, *, min_text_chars: int, crawler: Crawler | None = None) -> None:
         self.min_text_chars = min_text_chars
+        self.crawler = crawler  # its spider may carry a source's banner selectors
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(
-            min_text_chars=crawler.settings.getint("ARCHIVE_MIN_TEXT_CHARS", DEFAULT_MIN_TEXT_CHARS)
+            min_text_chars=crawler.settings.getint(
+                "ARCHIVE_MIN_TEXT_CHARS", DEFAULT_MIN_TEXT_CHARS
+            ),
+            crawler=crawler,
         )
 
     def process_item(self, item: PageItem) -> ExtractedPageItem:
         if item.page_kind != ARTICLE:
             return ExtractedPageItem(page=item, article=None, rejection=f"{item.page_kind} page")
-        article, reason = extract_article_or_reason(item, min_text_chars=self.min_text_chars)
+        spider = self.crawler.spider if self.crawler else None
+        article, reason = extract_article_or_reason(
+            item,
+            min_text_chars=self.min_text_chars,
+            banner_selectors=getattr(spider, "banner_selectors", ()),
+        )
         return ExtractedPageItem(page=item, article=article, rejection=reason or None)
 
 
@@ -91,6 +100,8 @@ class StoragePipeline:
         self.crawler = crawler
         self.learning = learning or LearningSettings()
         self.run_id: int | None = None
+        self.source_name: str | None = None
+        self.date_order_hint: str | None = None
         # Articles stored per site since its boilerplate was last brought up to date.
         self.unlearned: Counter[int] = Counter()
 
@@ -117,8 +128,12 @@ class StoragePipeline:
         self.sessions = make_session_factory(self.engine)
         spider = self.crawler.spider if self.crawler else None
         start_urls = list(getattr(spider, "start_urls", []) or [])
+        self.source_name = getattr(spider, "source_name", None)
+        self.date_order_hint = getattr(spider, "date_order", None)
         with session_scope(self.sessions) as session:
-            self.run_id = start_run(session, start_urls, started_at=datetime.now(UTC))
+            self.run_id = start_run(
+                session, start_urls, started_at=datetime.now(UTC), source=self.source_name
+            )
         self.stats.set_value("archive/run_id", self.run_id)
 
     def process_item(self, item: ArchivePageItem) -> ArchivePageItem:
@@ -132,7 +147,13 @@ class StoragePipeline:
             fetch_id = record_fetch(session, item.fetch, site_id=site_id, run_id=self.run_id)
             outcome = None
             if item.article is not None:
-                write = store_article(session, item.article, site_id=site_id, fetch_id=fetch_id)
+                write = store_article(
+                    session,
+                    item.article,
+                    site_id=site_id,
+                    fetch_id=fetch_id,
+                    date_order_hint=self.date_order_hint,
+                )
                 outcome = write.outcome
                 self.unlearned[site_id] += 1
                 if self.unlearned[site_id] >= self.learning.relearn_every:
@@ -146,7 +167,9 @@ class StoragePipeline:
         return item
 
     def _relearn(self, session: Session, site_id: int) -> None:
-        cleaned = relearn_site(session, site_id, self.learning)
+        cleaned = relearn_site(
+            session, site_id, self.learning, date_order_hint=self.date_order_hint
+        )
         self.unlearned[site_id] = 0
         if cleaned:
             self.stats.inc_value("archive/articles_recleaned", cleaned)

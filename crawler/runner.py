@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
+from crawler.sources import Source
 from crawler.spiders.news import NewsSpider
 
 # The demo and tests crawl their own loopback server: no need to wait between requests.
@@ -62,3 +63,45 @@ def run_crawl(start_urls: list[str], settings: Settings, **spider_arguments: Any
     assert crawler.stats is not None  # noqa: S101 - Scrapy always provides one
     run_id = crawler.stats.get_value("archive/run_id")
     return int(run_id) if run_id is not None else None
+
+
+def run_sources(sources: list[Source], settings: Settings, *, owner: str) -> dict[str, int | None]:
+    """Crawl several sources at once, each with its own politeness; return each one's run id.
+
+    The caller holds each source's lease (crawler.scheduling.claim_due_sources); the crawl
+    renews it while it runs and releases it at the end (crawler.leases). Each source gets a
+    subclass of NewsSpider whose `custom_settings` are the source's settings: Scrapy's own way
+    of giving one crawl of a process its settings.
+    """
+    process = CrawlerProcess(settings)
+    crawlers: dict[str, Crawler] = {}
+    for source in sources:
+        spider_class = type(
+            f"NewsSpider_{len(crawlers)}",
+            (NewsSpider,),
+            {
+                "custom_settings": {
+                    **source.settings,
+                    "ARCHIVE_SOURCE": source.name,
+                    "ARCHIVE_LEASE_OWNER": owner,
+                    "ARCHIVE_REVISIT": int(source.revisit.total_seconds()),
+                }
+            },
+        )
+        crawler = process.create_crawler(spider_class)
+        process.crawl(
+            crawler,
+            start_urls=list(source.start_urls),
+            source_name=source.name,
+            banner_selectors=list(source.banner_selectors),
+            date_order=source.date_order,
+            allowed_domains=list(source.allowed_domains),
+        )
+        crawlers[source.name] = crawler
+    process.start()
+    run_ids: dict[str, int | None] = {}
+    for name, crawler in crawlers.items():
+        assert crawler.stats is not None  # noqa: S101 - Scrapy always provides one
+        run_id = crawler.stats.get_value("archive/run_id")
+        run_ids[name] = int(run_id) if run_id is not None else None
+    return run_ids

@@ -27,6 +27,15 @@ ARCHIVE_LEARN_MIN_PAGES = 3
 ARCHIVE_LEARN_MIN_SHARE = 0.1
 ARCHIVE_LEARN_EVERY = 25
 ARCHIVE_CONTACT_URL = "https://pypi.org/project/newsarchive/"
+ARCHIVE_REVISIT = "7d"
+ARCHIVE_SOURCES_FILE = "sources.toml"
+ARCHIVE_LEASE_SECONDS = 600
+# Set by `newsarchive crawl --due` for each source it crawls; empty for plain crawls.
+ARCHIVE_SOURCE = ""
+ARCHIVE_LEASE_OWNER = ""
+# The time scheduling decisions (due sources, revisits, leases) are made at; empty for the
+# real clock. For tests and replays.
+ARCHIVE_NOW = ""
 
 for _name in [name for name in list(globals()) if name.startswith("ARCHIVE_")]:
     _value = os.environ.get("NEWSARCHIVE_" + _name.removeprefix("ARCHIVE_"))
@@ -62,7 +71,14 @@ ITEM_PIPELINES = {
     "crawler.pipelines.StoragePipeline": 300,
 }
 # crawler.progress.ProgressExtension is added by `newsarchive crawl` when ARCHIVE_PROGRESS is on.
-EXTENSIONS = {"scrapy.extensions.telnet.TelnetConsole": None}
+EXTENSIONS = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "crawler.leases.SourceLeaseExtension": 510,
+}
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.SkipFreshArticlesMiddleware": 150,
+    "crawler.middlewares.ConditionalRequestMiddleware": 540,
+}
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -75,7 +75,9 @@ class CrawlRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(20))  # running, finished, failed
+    # The source of the sources file this run crawled; None for `newsarchive crawl URL...`.
+    source: Mapped[str | None] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # running, finished, failed, interrupted
     finish_reason: Mapped[str | None] = mapped_column(String(100))
     start_urls: Mapped[list[str]]
     pages_fetched_count: Mapped[int] = mapped_column(default=0)
@@ -255,3 +257,29 @@ class ArticleVersion(Base):
     seen_at: Mapped[datetime]
     title: Mapped[str | None] = mapped_column(Text)
     raw_body: Mapped[str] = mapped_column(Text)
+
+
+class SourceLease(Base):
+    """Who is crawling a source now, until when: two runs of one source never overlap.
+
+    A run renews its lease while it works; a killed run's lease expires (or its process is seen
+    gone), and the next run takes the source over.
+    """
+
+    __tablename__ = "source_leases"
+
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime | None]
+
+
+class HttpValidator(Base):
+    """The ETag and Last-Modified of a feed, sitemap or robots.txt, for conditional requests."""
+
+    __tablename__ = "http_validators"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime]

@@ -275,6 +275,9 @@ def run_errors_by_kind(session: Session, run_id: int) -> list[ErrorCount]:
     ]
 
 
-def recent_runs(session: Session, limit: int = 20) -> list[CrawlRun]:
-    """Return the latest crawl runs, newest first."""
-    return list(session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)))
+def recent_runs(session: Session, limit: int = 20, *, source: str | None = None) -> list[CrawlRun]:
+    """Return the latest crawl runs (of one source, if given), newest first."""
+    statement = select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)
+    if source is not None:
+        statement = statement.where(CrawlRun.source == source)
+    return list(session.scalars(statement))

@@ -56,7 +56,8 @@ class ArticleWrite:
     outcome: ArticleOutcome
 
 
-def _insert(session: Session, table: Any) -> Any:
+def dialect_insert(session: Session, table: Any) -> Any:
+    """Return the dialect's INSERT for `table` (both have on_conflict_do_update/nothing)."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table)
@@ -69,7 +70,7 @@ def _later(column: Any, value: Any) -> Any:
 
 def upsert_site(session: Session, host: str, *, seen_at: datetime, name: str | None = None) -> int:
     """Return the id of the site `host`, adding it if it is new."""
-    statement = _insert(session, Site).values(host=host, name=name, first_seen_at=seen_at)
+    statement = dialect_insert(session, Site).values(host=host, name=name, first_seen_at=seen_at)
     session.execute(statement.on_conflict_do_nothing(index_elements=["host"]))
     site = session.scalars(select(Site).where(Site.host == host)).one()
     if name and not site.name:
@@ -128,7 +129,7 @@ def upsert_article(
     values["date_candidates"] = [list(candidate) for candidate in record.date_candidates]
     values["authors"] = list(record.authors)
     values["tags"] = list(record.tags)
-    insert = _insert(session, Article).values(
+    insert = dialect_insert(session, Article).values(
         canonical_url=record.canonical_url,
         site_id=site_id,
         first_seen_at=record.fetched_at,
@@ -176,7 +177,7 @@ def link_banners(
         return
     banner_ids: list[int] = []
     for banner in {b.text_hash: b for b in banners}.values():
-        insert = _insert(session, Banner).values(
+        insert = dialect_insert(session, Banner).values(
             site_id=site_id,
             kind=banner.kind,
             text=banner.text,
@@ -191,7 +192,7 @@ def link_banners(
         ).returning(Banner.id)
         banner_ids.append(session.execute(statement).scalar_one())
     for banner_id in sorted(banner_ids):
-        link = _insert(session, ArticleBanner).values(
+        link = dialect_insert(session, ArticleBanner).values(
             article_id=article_id,
             banner_id=banner_id,
             first_seen_at=seen_at,
@@ -226,9 +227,11 @@ def _recount_pages(session: Session, counted: Any, link_column: Any, ids: set[in
     )
 
 
-def start_run(session: Session, start_urls: list[str], *, started_at: datetime) -> int:
-    """Record the start of a crawl and return its id."""
-    run = CrawlRun(started_at=started_at, status="running", start_urls=start_urls)
+def start_run(
+    session: Session, start_urls: list[str], *, started_at: datetime, source: str | None = None
+) -> int:
+    """Record the start of a crawl (of a source of the sources file, or of URLs) and its id."""
+    run = CrawlRun(started_at=started_at, status="running", start_urls=start_urls, source=source)
     session.add(run)
     session.flush()
     return run.id
@@ -247,7 +250,7 @@ def finish_run(
     run = session.get_one(CrawlRun, run_id)
     run.finished_at = finished_at
     run.finish_reason = finish_reason
-    run.status = "finished" if finish_reason == "finished" else "failed"
+    run.status = {"finished": "finished", "shutdown": "interrupted"}.get(finish_reason, "failed")
     for name, value in counts.items():
         setattr(run, name, value)
     run.stats = stats
@@ -270,7 +273,7 @@ def record_article_blocks(
     )
     new_ids: set[int] = set()
     for block_hash in sorted(blocks):
-        insert = _insert(session, SiteBlock).values(
+        insert = dialect_insert(session, SiteBlock).values(
             site_id=site_id,
             block_hash=block_hash,
             text=blocks[block_hash],

@@ -33,8 +33,11 @@ from crawler.documents import (
 from crawler.items import ARTICLE, ERROR, FEED, OTHER, ROBOTS, SITEMAP, PageItem
 from crawler.normalization import site_host, strip_tracking
 
-# HTTP errors that reach the callbacks, so that every fetch is recorded with its status.
-RECORDED_ERROR_STATUSES = [400, 401, 403, 404, 405, 406, 408, 410, 429, 451, 500, 502, 503, 504]
+# Statuses that reach the callbacks, so that every fetch is recorded with its status: errors,
+# and 304 Not Modified, the answer to a conditional request for an unchanged feed or sitemap.
+RECORDED_STATUSES = [304, 400, 401, 403, 404, 405, 406, 408, 410, 429, 451, 500, 502, 503, 504]
+# Requests for documents that list pages: asked for conditionally, never skipped as archived.
+LISTING_META = {"conditional": True}
 MAX_GUNZIPPED_BYTES = 50 * 1024 * 1024
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
 
@@ -70,13 +73,17 @@ def parse_start_urls(value: object) -> list[str]:
 
 class NewsSpider(Spider):
     name = "news"
-    handle_httpstatus_list = RECORDED_ERROR_STATUSES
+    handle_httpstatus_list = RECORDED_STATUSES
 
     def __init__(
         self,
         start_urls: object = None,
         follow_feeds: object = True,
         follow_sitemaps: object = True,
+        source_name: str | None = None,
+        banner_selectors: object = (),
+        date_order: str | None = None,
+        allowed_domains: object = None,
         *args: Any,
         **kwargs: Any,
     ) -> None:
@@ -84,26 +91,45 @@ class NewsSpider(Spider):
         self.start_urls = parse_start_urls(start_urls)
         self.follow_feeds = parse_bool("follow_feeds", follow_feeds)
         self.follow_sitemaps = parse_bool("follow_sitemaps", follow_sitemaps)
-        self.allowed_domains = sorted({site_host(url) for url in self.start_urls})
+        # What the sources file says of a source (crawler.sources); None for plain crawls.
+        self.source_name = source_name
+        self.banner_selectors = tuple(_as_list(banner_selectors))
+        if date_order not in (None, "", "dmy", "mdy"):
+            raise InvalidSpiderArgument(f"date_order must be dmy or mdy, not {date_order!r}")
+        self.date_order = date_order or None
+        # The start URLs' sites always, and the other domains a source allows.
+        domains = [*_as_list(allowed_domains), *(site_host(url) for url in self.start_urls)]
+        self.allowed_domains = sorted({d.lower().removeprefix("www.") for d in domains})
         # allow_domains of LinkExtractor compares host and port, so filter by site ourselves.
         self.link_extractor = LinkExtractor(unique=True)
 
     async def start(self) -> AsyncIterator[Request]:
         sites_with_robots: set[str] = set()
         for url in self.start_urls:
-            yield Request(url, callback=self.parse_start, errback=self.on_error)
+            yield Request(
+                url,
+                callback=self.parse_start,
+                errback=self.on_error,
+                meta={"is_start": True, **LISTING_META},
+            )
             parts = urlsplit(url)
             origin = f"{parts.scheme}://{parts.netloc}"
             if self.follow_sitemaps and origin not in sites_with_robots:
                 sites_with_robots.add(origin)
                 yield Request(
-                    f"{origin}/robots.txt", callback=self.parse_start, errback=self.on_error
+                    f"{origin}/robots.txt",
+                    callback=self.parse_start,
+                    errback=self.on_error,
+                    meta=LISTING_META,
                 )
 
     # --- callbacks ------------------------------------------------------------------------
 
     def parse_start(self, response: Response) -> Iterator[Request | PageItem]:
         """Read a start URL, whatever it turns out to be."""
+        if response.status == 304:
+            yield self.page_item(response, OTHER, keep_body=False)
+            return
         body = self._document_body(response)
         kind = document_kind(response.url, body) if body is not None else None
         if kind == ROBOTS:
@@ -117,25 +143,29 @@ class NewsSpider(Spider):
 
     def parse_robots(self, response: Response) -> Iterator[Request | PageItem]:
         yield self.page_item(response, ROBOTS)
-        if response.status >= 400:
+        if response.status >= 300:
             return
         for url in robots_sitemaps(response.body):
-            yield Request(url, callback=self.parse_sitemap, errback=self.on_error)
+            yield Request(
+                url, callback=self.parse_sitemap, errback=self.on_error, meta=LISTING_META
+            )
 
     def parse_sitemap(self, response: Response) -> Iterator[Request | PageItem]:
         yield self.page_item(response, SITEMAP)
         body = self._document_body(response)
-        if response.status >= 400 or body is None:
+        if response.status >= 300 or body is None:
             return
         sitemap = parse_sitemap(body)
         for url in sitemap.sitemap_urls:
-            yield Request(url, callback=self.parse_sitemap, errback=self.on_error)
+            yield Request(
+                url, callback=self.parse_sitemap, errback=self.on_error, meta=LISTING_META
+            )
         yield from self.requests_for_listed(sitemap.pages)
 
     def parse_feed(self, response: Response) -> Iterator[Request | PageItem]:
         yield self.page_item(response, FEED)
         body = self._document_body(response)
-        if response.status >= 400 or body is None:
+        if response.status >= 300 or body is None:
             return
         yield from self.requests_for_listed(parse_feed(body))
 
@@ -143,6 +173,9 @@ class NewsSpider(Spider):
         """Record an HTML page; follow its links unless it is an article."""
         if response.status >= 400:
             yield self.page_item(response, ERROR)
+            return
+        if response.status == 304:
+            yield self.page_item(response, OTHER, keep_body=False)
             return
         if not isinstance(response, TextResponse) or not _is_html(response):
             body = self._document_body(response)
@@ -162,7 +195,9 @@ class NewsSpider(Spider):
             for href in response.xpath("//link[@rel='alternate'][@href]"):
                 if (href.attrib.get("type") or "").lower() in FEED_TYPES:
                     url = urljoin(response.url, href.attrib["href"])
-                    yield Request(url, callback=self.parse_feed, errback=self.on_error)
+                    yield Request(
+                        url, callback=self.parse_feed, errback=self.on_error, meta=LISTING_META
+                    )
         for link in self.link_extractor.extract_links(response):
             if not self.is_on_site(link.url):
                 continue
@@ -230,6 +265,15 @@ class NewsSpider(Spider):
                 self.logger.warning("cannot gunzip %s: %s", response.url, exc)
                 return None
         return body
+
+
+def _as_list(value: object) -> list[str]:
+    """Read a spider argument that is a list, or a comma-separated string."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value if str(item).strip()]
+    return [item.strip() for item in str(value).split(",") if item.strip()]
 
 
 def _is_html(response: TextResponse) -> bool:

@@ -1,0 +1,141 @@
+"""Downloader middlewares of incremental crawls.
+
+- SkipFreshArticlesMiddleware: an article archived less than ARCHIVE_REVISIT ago is not
+  fetched again (start URLs, feeds and sitemaps always are: they are how news is found).
+- ConditionalRequestMiddleware: feeds, sitemaps, robots.txt and start pages are asked for with
+  the ETag and Last-Modified of their last fetch; a 304 answer costs nothing and yields nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Self
+
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Response
+from sqlalchemy import select
+
+from crawler.normalization import canonical_url
+from crawler.sources import parse_duration
+from storage.database import make_engine, make_session_factory, session_scope
+from storage.models import Article
+from storage.scheduling import save_validators, validators_for
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+
+def revisit_after(value: object) -> timedelta | None:
+    """Read ARCHIVE_REVISIT: a duration ("7d"), or 0/"0"/"" for always fetching again."""
+    if value in (None, "", 0, "0"):
+        return None
+    return parse_duration(value)
+
+
+def crawl_now(settings_value: object) -> datetime:
+    """Return the time scheduling decisions are made at: ARCHIVE_NOW if set (tests, replays)."""
+    if settings_value:
+        parsed = datetime.fromisoformat(str(settings_value))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+class _ArchiveReader:
+    """A connection to the archive, opened with the spider and closed with it."""
+
+    def __init__(self, database_url: str, stats: StatsCollector) -> None:
+        self.database_url = database_url
+        self.stats = stats
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.engine = make_engine(self.database_url)
+        self.sessions = make_session_factory(self.engine)
+
+    def spider_closed(self, spider: Spider) -> None:
+        self.engine.dispose()
+
+    def connect(self, crawler: Crawler) -> None:
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+
+class SkipFreshArticlesMiddleware(_ArchiveReader):
+    def __init__(
+        self, database_url: str, stats: StatsCollector, *, revisit: timedelta, now: object
+    ) -> None:
+        super().__init__(database_url, stats)
+        self.revisit = revisit
+        self.now_setting = now
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        revisit = revisit_after(crawler.settings.get("ARCHIVE_REVISIT"))
+        if revisit is None:
+            raise NotConfigured  # ARCHIVE_REVISIT is 0: archived pages are fetched again
+        assert crawler.stats is not None  # noqa: S101 - Scrapy always provides one
+        middleware = cls(
+            crawler.settings.get("ARCHIVE_DATABASE_URL"),
+            crawler.stats,
+            revisit=revisit,
+            now=crawler.settings.get("ARCHIVE_NOW"),
+        )
+        middleware.connect(crawler)
+        return middleware
+
+    def process_request(self, request: Request) -> None:
+        if request.meta.get("is_start") or request.meta.get("conditional"):
+            return
+        with session_scope(self.sessions) as session:
+            last_seen = session.scalar(
+                select(Article.last_seen_at).where(
+                    Article.canonical_url == canonical_url(request.url)
+                )
+            )
+        if last_seen is not None and last_seen > crawl_now(self.now_setting) - self.revisit:
+            self.stats.inc_value("archive/skipped_fresh")
+            raise IgnoreRequest(f"archived at {last_seen:%Y-%m-%d %H:%M} UTC: not due again yet")
+
+
+class ConditionalRequestMiddleware(_ArchiveReader):
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None  # noqa: S101 - Scrapy always provides one
+        middleware = cls(crawler.settings.get("ARCHIVE_DATABASE_URL"), crawler.stats)
+        middleware.connect(crawler)
+        return middleware
+
+    def process_request(self, request: Request) -> None:
+        if not request.meta.get("conditional"):
+            return
+        with session_scope(self.sessions) as session:
+            known = validators_for(session, request.url)
+            if known is None:
+                return
+            if known.etag and b"If-None-Match" not in request.headers:
+                request.headers[b"If-None-Match"] = known.etag
+            if known.last_modified and b"If-Modified-Since" not in request.headers:
+                request.headers[b"If-Modified-Since"] = known.last_modified
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if not request.meta.get("conditional"):
+            return response
+        if response.status == 304:
+            self.stats.inc_value("archive/not_modified")
+        elif response.status == 200:
+            etag = response.headers.get(b"ETag")
+            modified = response.headers.get(b"Last-Modified")
+            if etag or modified:
+                with session_scope(self.sessions) as session:
+                    save_validators(
+                        session,
+                        request.url,
+                        etag=etag.decode("latin-1") if etag else None,
+                        last_modified=modified.decode("latin-1") if modified else None,
+                        now=datetime.now(UTC),
+                    )
+        return response
