@@ -4,6 +4,8 @@
   fetched again (start URLs, feeds and sitemaps always are: they are how news is found).
 - ConditionalRequestMiddleware: feeds, sitemaps, robots.txt and start pages are asked for with
   the ETag and Last-Modified of their last fetch; a 304 answer costs nothing and yields nothing.
+  The validators of a crawl are saved only when it finishes: a crawl killed half-way must find
+  its listings again in full when it is resumed, not "not modified".
 """
 
 from __future__ import annotations
@@ -102,12 +104,25 @@ class SkipFreshArticlesMiddleware(_ArchiveReader):
 
 
 class ConditionalRequestMiddleware(_ArchiveReader):
+    def __init__(self, database_url: str, stats: StatsCollector) -> None:
+        super().__init__(database_url, stats)
+        self.seen: dict[str, tuple[str | None, str | None]] = {}
+
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None  # noqa: S101 - Scrapy always provides one
         middleware = cls(crawler.settings.get("ARCHIVE_DATABASE_URL"), crawler.stats)
         middleware.connect(crawler)
         return middleware
+
+    def spider_closed(self, spider: Spider, reason: str = "finished") -> None:
+        if reason == "finished" and self.seen:
+            with session_scope(self.sessions) as session:
+                for url, (etag, modified) in sorted(self.seen.items()):
+                    save_validators(
+                        session, url, etag=etag, last_modified=modified, now=datetime.now(UTC)
+                    )
+        super().spider_closed(spider)
 
     def process_request(self, request: Request) -> None:
         if not request.meta.get("conditional"):
@@ -130,12 +145,8 @@ class ConditionalRequestMiddleware(_ArchiveReader):
             etag = response.headers.get(b"ETag")
             modified = response.headers.get(b"Last-Modified")
             if etag or modified:
-                with session_scope(self.sessions) as session:
-                    save_validators(
-                        session,
-                        request.url,
-                        etag=etag.decode("latin-1") if etag else None,
-                        last_modified=modified.decode("latin-1") if modified else None,
-                        now=datetime.now(UTC),
-                    )
+                self.seen[request.url] = (
+                    etag.decode("latin-1") if etag else None,
+                    modified.decode("latin-1") if modified else None,
+                )
         return response

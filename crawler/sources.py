@@ -117,8 +117,25 @@ def load_sources(path: Path) -> list[Source]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SourcesFileError(f"{path}: {exc}") from exc
+        raise SourcesFileError(f"{path}, {_toml_error(exc, text)}") from exc
     return parse_sources(data, text, path)
+
+
+TOML_POSITION = re.compile(
+    r"^(?P<message>.*?) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$"
+)
+
+
+def _toml_error(error: tomllib.TOMLDecodeError, text: str) -> str:
+    """Return a TOML syntax error as "line N, column C: problem"."""
+    match = TOML_POSITION.match(str(error))
+    if match is None:
+        return f"syntax error: {error}"
+    if match.group("line"):
+        return (
+            f"line {match.group('line')}, column {match.group('column')}: {match.group('message')}"
+        )
+    return f"line {len(text.splitlines())} (end of file): {match.group('message')}"
 
 
 def parse_sources(data: dict[str, Any], text: str, path: Path) -> list[Source]:
@@ -240,7 +257,7 @@ def _line_of(text: str, key: str | None, *, after: int = 0) -> int:
     """Return the line number of a table header or key in the file (1-based; 0 if not found)."""
     if key is None:
         return after
-    header = re.compile(rf"^\s*\[{re.escape(key)}\]\s*(#.*)?$")
+    header = re.compile(rf"^\s*\[\[?{re.escape(key)}(\]|\.)")
     assignment = re.compile(rf"^\s*{re.escape(key)}\s*=")
     for number, line in enumerate(text.splitlines(), start=1):
         if number > after and (header.match(line) or assignment.match(line)):

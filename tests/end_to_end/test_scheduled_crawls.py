@@ -1,0 +1,138 @@
+"""Scheduled incremental crawls through the command line: due sources, leases, revisits,
+conditional requests, and a crawl killed half-way then resumed. The clock is passed in with
+--now; nothing sleeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.database import make_engine, make_session_factory, session_scope
+from storage.models import Fetch
+from storage.scheduling import acquire_lease
+from tests.support.commands import newsarchive
+from tests.support.site_server import ARTICLES
+
+pytestmark = pytest.mark.end_to_end
+
+
+def sources_file(tmp_path: Path, base_url: str) -> Path:
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        f"""
+[sources.gazette]
+start_urls = ["{base_url}/"]
+schedule = "every 1h"
+[sources.gazette.politeness]
+autothrottle = false
+download_delay = 0
+concurrent_requests_per_domain = 8
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def at(moment: datetime) -> list[str]:
+    return ["--now", moment.isoformat()]
+
+
+def run_list(database_url: str) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = json.loads(
+        newsarchive("runs", "--db", database_url, "--format", "json").stdout
+    )
+    return runs
+
+
+def exported(database_url: str) -> list[dict[str, Any]]:
+    lines = newsarchive("export", "--db", database_url).stdout.splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_due_source_runs_then_waits_for_its_next_time_then_fetches_only_what_changed(
+    news_site_server, tmp_path
+):
+    sources = sources_file(tmp_path, news_site_server.site.base_url)
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    common = ["--sources", str(sources), "--db", database_url]
+    now = datetime.now(UTC)
+
+    first = newsarchive("crawl", "--due", *common, *at(now))
+    assert "gazette: crawl 1 finished" in first.stderr
+    assert len(exported(database_url)) == len(ARTICLES)
+
+    not_yet = newsarchive("crawl", "--due", *common, *at(now + timedelta(minutes=30)))
+    assert "no source is due" in not_yet.stderr
+    listed = json.loads(newsarchive("sources", *common, "--format", "json",
+                                    *at(now + timedelta(minutes=30))).stdout)  # fmt: skip
+    assert listed[0]["last_outcome"] == "finished"
+    assert listed[0]["due"] is False
+
+    requests_before = len(news_site_server.request_log)
+    again = newsarchive("crawl", "--due", *common, *at(now + timedelta(minutes=61)))
+    assert "gazette: crawl 2 finished" in again.stderr
+    second_requests = news_site_server.request_log[requests_before:]
+    assert not [path for path in second_requests if path.startswith("/news/")]  # all fresh
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        not_modified = session.scalar(select(func.count()).where(Fetch.status == 304))
+    engine.dispose()
+    assert not_modified  # the unchanged home page cost a 304
+    runs = run_list(database_url)
+    assert [(r["source"], r["status"]) for r in runs] == [("gazette", "finished")] * 2
+    assert (runs[0]["articles_new"], runs[0]["articles_updated"]) == (0, 0)
+
+
+def test_an_overlapping_start_is_refused(news_site_server, tmp_path):
+    sources = sources_file(tmp_path, news_site_server.site.base_url)
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    from storage.migrate import upgrade
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        assert acquire_lease(session, "gazette", owner="other-machine:4242",
+                             now=datetime.now(UTC), ttl=timedelta(minutes=10)) is None  # fmt: skip
+    engine.dispose()
+    refused = newsarchive("crawl", "--due", "--sources", str(sources), "--db", database_url,
+                          check=False)  # fmt: skip
+    assert refused.returncode == 3
+    assert "source gazette: another run holds it (other-machine:4242" in refused.stderr
+    assert not [path for path in news_site_server.request_log if path.startswith("/news/")]
+
+
+def test_a_run_killed_midway_is_resumed_with_nothing_lost_or_duplicated(news_site_server, tmp_path):
+    sources = sources_file(tmp_path, news_site_server.site.base_url)
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    command = [sys.executable, "-m", "crawler", "crawl", "--due", "--no-progress",
+               "--sources", str(sources), "--db", database_url]  # fmt: skip
+    news_site_server.hold_articles_after = 4  # article pages after the 4th hang: in flight
+    crawl = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert news_site_server.wait_for_article_requests(6), "the crawl never got going"
+    finally:
+        os.kill(crawl.pid, signal.SIGKILL)
+        crawl.communicate(timeout=60)
+    news_site_server.hold_articles_after = None
+    news_site_server.release.set()
+
+    stored_before = len(exported(database_url))
+    assert stored_before < len(ARTICLES)
+    resumed = newsarchive("crawl", "--source", "gazette", "--sources", str(sources),
+                          "--db", database_url)  # fmt: skip
+    assert "gazette: crawl 2 finished" in resumed.stderr
+
+    records = exported(database_url)
+    assert sorted(r["title"] for r in records) == sorted(a.title for a in ARTICLES)
+    runs = run_list(database_url)
+    assert [r["status"] for r in runs] == ["finished", "interrupted"]
+    assert runs[0]["articles_new"] == len(ARTICLES) - stored_before
