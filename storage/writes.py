@@ -250,7 +250,12 @@ def finish_run(
     run = session.get_one(CrawlRun, run_id)
     run.finished_at = finished_at
     run.finish_reason = finish_reason
-    run.status = {"finished": "finished", "shutdown": "interrupted"}.get(finish_reason, "failed")
+    if finish_reason == "finished" or finish_reason.startswith("closespider_"):
+        run.status = "finished"  # a page or time limit ends a run as planned
+    elif finish_reason == "shutdown":
+        run.status = "interrupted"
+    else:
+        run.status = "failed"
     for name, value in counts.items():
         setattr(run, name, value)
     run.stats = stats

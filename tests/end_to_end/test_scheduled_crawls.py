@@ -136,3 +136,64 @@ def test_a_run_killed_midway_is_resumed_with_nothing_lost_or_duplicated(news_sit
     runs = run_list(database_url)
     assert [r["status"] for r in runs] == ["finished", "interrupted"]
     assert runs[0]["articles_new"] == len(ARTICLES) - stored_before
+
+
+def test_a_sources_politeness_and_extraction_hints_apply_to_its_crawl(news_site_server, tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        f"""
+[sources.limited]
+start_urls = ["{news_site_server.site.base_url}/"]
+[sources.limited.politeness]
+autothrottle = false
+download_delay = 0
+page_limit = 3
+[sources.hinted]
+start_urls = ["{news_site_server.site.base_url}/section/local/"]
+[sources.hinted.politeness]
+autothrottle = false
+download_delay = 0
+concurrent_requests_per_domain = 8
+[sources.hinted.extraction]
+banner_selectors = ["div.ticker-bar"]
+date_order = "mdy"
+""",
+        encoding="utf-8",
+    )
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    newsarchive("crawl", "--source", "limited", "--sources", str(path), "--db", database_url)
+    (limited,) = run_list(database_url)
+    assert limited["finish_reason"] == "closespider_pagecount"
+    assert limited["status"] == "finished"
+    assert limited["pages_fetched"] <= 3 + 8  # the limit, plus what was already in flight
+
+    newsarchive("crawl", "--source", "hinted", "--sources", str(path), "--db", database_url,
+                "-s", "ARCHIVE_REVISIT=0")  # fmt: skip
+    banners = json.loads(newsarchive("banners", "--db", database_url, "--format", "json").stdout)
+    ticker = next(b for b in banners if b["text"].startswith("Breaking: ferry timetable"))
+    assert ticker["kind"] == "ticker"
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        from storage.models import Site
+
+        assert session.scalars(select(Site.date_order)).one() == "mdy"
+    engine.dispose()
+
+
+def test_schedule_runs_what_is_due_in_the_foreground(news_site_server, tmp_path):
+    sources = sources_file(tmp_path, news_site_server.site.base_url)
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    newsarchive("schedule", "--sources", str(sources), "--db", database_url, "--max-cycles", "1")
+    assert [r["status"] for r in run_list(database_url)] == ["finished"]
+
+
+def test_a_malformed_sources_file_stops_with_one_line(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_text('[sources.a]\nstart_urls = ["https://x.example/"]\nschedule = "hourly"\n')
+    for command in (["sources"], ["crawl", "--due"], ["schedule", "--max-cycles", "1"]):
+        result = newsarchive(*command, "--sources", str(path), "--db",
+                             f"sqlite:///{tmp_path / 'a.db'}", check=False)  # fmt: skip
+        assert result.returncode == 1, command
+        assert "line 3: source 'a': not a schedule: 'hourly'" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
