@@ -554,9 +554,7 @@ def print_hits(hits: list[Any]) -> None:
 def show(article: str, database_url: str, output_format: str) -> None:
     """Show one article (by URL or id) with its metadata and its banners."""
     with open_archive(database_url) as session:
-        found = find_article(session, article)
-        if found is None:
-            raise CliError(f"no article {article!r} in the archive")
+        found = require_article(session, article)
         record = article_export(found)
     if output_format == "json":
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
@@ -586,9 +584,7 @@ def show(article: str, database_url: str, output_format: str) -> None:
 def history(article: str, database_url: str, output_format: str) -> None:
     """Show an article's versions (by URL or id) and the differences between them."""
     with open_archive(database_url) as session:
-        found = find_article(session, article)
-        if found is None:
-            raise CliError(f"no article {article!r} in the archive")
+        found = require_article(session, article)
         entries = article_history(session, found)
         url = found.canonical_url
     if output_format == "json":
@@ -665,6 +661,14 @@ def runs(database_url: str, limit: int, source: str | None, output_format: str) 
             str(r["articles_unchanged"]), errors or "-",
         )  # fmt: skip
     out.print(table)
+
+
+def require_article(session: Session, reference: str) -> Article:
+    """Find an article by id or URL, or stop with a clear error."""
+    found = find_article(session, reference)
+    if found is None:
+        raise CliError(f"no article {reference!r} in the archive")
+    return found
 
 
 def find_article(session: Session, reference: str) -> Article | None:

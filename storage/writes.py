@@ -351,6 +351,15 @@ def replace_learned_banners(
         _recount_banners(session, stale)
 
 
+def _latest_version(session: Session, article_id: int) -> ArticleVersion | None:
+    return session.scalars(
+        select(ArticleVersion)
+        .where(ArticleVersion.article_id == article_id)
+        .order_by(ArticleVersion.version.desc())
+        .limit(1)
+    ).first()
+
+
 def record_version(
     session: Session, article_id: int, *, title: str | None, raw_body: str, seen_at: datetime
 ) -> int | None:
@@ -358,12 +367,7 @@ def record_version(
 
     Returns the new version's number, or None when the text is unchanged (nothing is written).
     """
-    latest = session.scalars(
-        select(ArticleVersion)
-        .where(ArticleVersion.article_id == article_id)
-        .order_by(ArticleVersion.version.desc())
-        .limit(1)
-    ).first()
+    latest = _latest_version(session, article_id)
     if latest is not None and latest.raw_body == raw_body:
         return None
     number = latest.version + 1 if latest is not None else 1
@@ -380,12 +384,7 @@ def refresh_latest_version(
     session: Session, article_id: int, *, title: str | None, raw_body: str
 ) -> None:
     """Give the latest version the text a re-extraction of the same page found."""
-    latest = session.scalars(
-        select(ArticleVersion)
-        .where(ArticleVersion.article_id == article_id)
-        .order_by(ArticleVersion.version.desc())
-        .limit(1)
-    ).first()
+    latest = _latest_version(session, article_id)
     if latest is not None:
         latest.title = title
         latest.raw_body = raw_body
