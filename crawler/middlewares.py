@@ -6,13 +6,17 @@
   the ETag and Last-Modified of their last fetch; a 304 answer costs nothing and yields nothing.
   The validators of a crawl are saved only when it finishes: a crawl killed half-way must find
   its listings again in full when it is resumed, not "not modified".
+- PrivateAddressMiddleware: only http(s), and no private, loopback or link-local addresses.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Self
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -150,3 +154,58 @@ class ConditionalRequestMiddleware(_ArchiveReader):
                     modified.decode("latin-1") if modified else None,
                 )
         return response
+
+
+class RefusedAddress(IgnoreRequest):
+    """A request for a non-http(s) URL, or for a host on a private, loopback or link-local
+    address, refused unless ARCHIVE_ALLOW_PRIVATE_ADDRESSES is on."""
+
+
+def is_public_address(address: str) -> bool:
+    """Tell whether an IP address is on the public internet."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class PrivateAddressMiddleware:
+    """Refuse requests to other schemes than http and https, and to hosts that resolve to a
+    private, loopback, link-local or otherwise non-public address (the crawler runs beside
+    databases and caches that a hostile feed must not reach). Every request goes through it,
+    redirects included, so a public URL that redirects inward is refused at the redirect.
+
+    The check resolves the host before Scrapy connects; a DNS answer that changes between the
+    two (DNS rebinding) is not caught here.
+    """
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(allow_private=crawler.settings.getbool("ARCHIVE_ALLOW_PRIVATE_ADDRESSES"))
+
+    async def process_request(self, request: Request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme not in {"http", "https"}:
+            raise RefusedAddress(f"refused {request.url}: only http and https are fetched")
+        if self.allow_private:
+            return
+        host = parts.hostname or ""
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, parts.port or (443 if parts.scheme == "https" else 80)
+                )
+            except OSError:
+                return  # unresolvable: the download fails and is recorded as such
+            addresses = sorted({str(info[4][0]) for info in infos})
+        for address in addresses:
+            if not is_public_address(address):
+                raise RefusedAddress(
+                    f"refused {request.url}: {host} is at the non-public address {address} "
+                    "(set ARCHIVE_ALLOW_PRIVATE_ADDRESSES to allow it)"
+                )

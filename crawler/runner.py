@@ -14,6 +14,7 @@ from crawler.spiders.news import NewsSpider
 
 # The demo and tests crawl their own loopback server: no need to wait between requests.
 LOCAL_SITE_SETTINGS = {
+    "ARCHIVE_ALLOW_PRIVATE_ADDRESSES": True,
     "AUTOTHROTTLE_ENABLED": False,
     "DOWNLOAD_DELAY": 0,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 8,

@@ -28,6 +28,9 @@ ARCHIVE_LEARN_MIN_SHARE = 0.1
 ARCHIVE_LEARN_EVERY = 25
 ARCHIVE_CONTACT_URL = "https://pypi.org/project/newsarchive/"
 ARCHIVE_REVISIT = "7d"
+# Off: hosts on private, loopback and link-local addresses are refused (the demo and the tests,
+# which crawl 127.0.0.1, turn it on).
+ARCHIVE_ALLOW_PRIVATE_ADDRESSES = False
 ARCHIVE_SOURCES_FILE = "sources.toml"
 ARCHIVE_LEASE_SECONDS = 600
 # Set by `newsarchive crawl --due` for each source it crawls; empty for plain crawls.
@@ -76,6 +79,7 @@ EXTENSIONS = {
     "crawler.leases.SourceLeaseExtension": 510,
 }
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.PrivateAddressMiddleware": 50,
     "crawler.middlewares.SkipFreshArticlesMiddleware": 150,
     "crawler.middlewares.ConditionalRequestMiddleware": 540,
 }

@@ -41,6 +41,7 @@ POLITENESS_SETTINGS = {
     "user_agent": ("USER_AGENT", str),
     "depth_limit": ("DEPTH_LIMIT", int),
     "page_limit": ("CLOSESPIDER_PAGECOUNT", int),
+    "allow_private_addresses": ("ARCHIVE_ALLOW_PRIVATE_ADDRESSES", bool),
 }
 SOURCE_KEYS = {
     "start_urls", "feeds", "sitemaps", "allowed_domains", "schedule", "revisit",

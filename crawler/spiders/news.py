@@ -31,6 +31,7 @@ from crawler.documents import (
     robots_sitemaps,
 )
 from crawler.items import ARTICLE, ERROR, FEED, OTHER, ROBOTS, SITEMAP, PageItem
+from crawler.middlewares import RefusedAddress
 from crawler.normalization import site_host, strip_tracking
 
 # Statuses that reach the callbacks, so that every fetch is recorded with its status: errors,
@@ -205,7 +206,9 @@ class NewsSpider(Spider):
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         """Record a fetch that failed before any response (DNS, refused, timeout, reset)."""
-        if failure.check(IgnoreRequest):  # type: ignore[no-untyped-call]  # robots.txt or offsite: a decision, not an error
+        refused = failure.check(RefusedAddress)  # type: ignore[no-untyped-call]
+        if failure.check(IgnoreRequest) and not refused:  # type: ignore[no-untyped-call]
+            # robots.txt, offsite, or archived recently: a decision, not an error
             self.logger.debug("not fetched: %s", failure.value)
             return
         request = failure.request  # type: ignore[attr-defined]

@@ -330,3 +330,19 @@ def test_a_recrawl_of_a_changed_site_keeps_versions_and_banner_history(news_site
     assert [r["id"] for r in runs] == [2, 1]
     assert runs[0]["articles_updated"] == 1
     assert runs[0]["errors_by_kind"] == {"HTTP 404": 1, "HTTP 500": 1}
+
+
+def test_private_addresses_are_refused_unless_allowed(news_site_server, tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    result = newsarchive("crawl", f"{news_site_server.site.base_url}/", "--db", database_url)
+    assert "0 new articles" in result.stderr
+    assert news_site_server.request_log == []  # not one request reached the loopback site
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        errors = session.scalars(select(Fetch.error).where(Fetch.status == 0)).all()
+    engine.dispose()
+    assert errors
+    assert all(
+        "RefusedAddress" in (error or "") and "non-public address" in (error or "")
+        for error in errors
+    )

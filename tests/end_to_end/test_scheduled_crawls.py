@@ -33,6 +33,7 @@ def sources_file(tmp_path: Path, base_url: str) -> Path:
 start_urls = ["{base_url}/"]
 schedule = "every 1h"
 [sources.gazette.politeness]
+allow_private_addresses = true
 autothrottle = false
 download_delay = 0
 concurrent_requests_per_domain = 8
@@ -145,12 +146,14 @@ def test_a_sources_politeness_and_extraction_hints_apply_to_its_crawl(news_site_
 [sources.limited]
 start_urls = ["{news_site_server.site.base_url}/"]
 [sources.limited.politeness]
+allow_private_addresses = true
 autothrottle = false
 download_delay = 0
 page_limit = 3
 [sources.hinted]
 start_urls = ["{news_site_server.site.base_url}/section/local/"]
 [sources.hinted.politeness]
+allow_private_addresses = true
 autothrottle = false
 download_delay = 0
 concurrent_requests_per_domain = 8
