@@ -36,7 +36,7 @@ from crawler.runner import (
 )
 from crawler.scheduling import SourceStatus, claim_due_sources, lease_owner, source_status
 from crawler.sources import Source, SourcesFileError, load_sources
-from crawler.spiders.news import InvalidSpiderArgument, parse_start_urls
+from crawler.spiders.news import InvalidSpiderArgument, NewsSpider, parse_start_urls
 from crawler.versions import article_history
 from storage.database import (
     DEFAULT_DATABASE_URL,
@@ -179,6 +179,8 @@ def scheduling_now(now_text: str | None) -> datetime:
 @sources_option
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
               help="Override a Scrapy or ARCHIVE_* setting (repeatable).")  # fmt: skip
+@click.option("-a", "--arg", "spider_args", multiple=True, metavar="NAME=VALUE",
+              help="A spider argument, e.g. follow_sitemaps=false (repeatable).")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log (INFO and above).")
 @click.option("--no-progress", is_flag=True, help="No live progress line.")
 @now_option
@@ -189,6 +191,7 @@ def crawl(
     source_names: tuple[str, ...],
     sources_file: Path,
     overrides: tuple[str, ...],
+    spider_args: tuple[str, ...],
     verbose: bool,
     no_progress: bool,
     now_text: str | None,
@@ -203,12 +206,14 @@ def crawl(
             "ARCHIVE_PROGRESS": not no_progress and sys.stderr.isatty(),
         }
         settings_overrides.update(parse_overrides(overrides))
+        arguments = parse_overrides(spider_args)
         if urls:
             start_urls = parse_start_urls(list(urls))
+            NewsSpider(start_urls=start_urls, **arguments)  # a wrong argument fails here
     except (InvalidSpiderArgument, InvalidSetting) as exc:
         raise click.UsageError(str(exc)) from exc
     if urls:
-        crawl_into_archive(start_urls, database_url, settings_overrides)
+        crawl_into_archive(start_urls, database_url, settings_overrides, arguments)
         return
     sources = read_sources(sources_file)
     unknown = set(source_names) - {s.name for s in sources}
@@ -270,11 +275,16 @@ def crawl_sources(
         sys.exit(3)
 
 
-def crawl_into_archive(start_urls: list[str], database_url: str, overrides: dict[str, Any]) -> int:
+def crawl_into_archive(
+    start_urls: list[str],
+    database_url: str,
+    overrides: dict[str, Any],
+    spider_args: dict[str, str] | None = None,
+) -> int:
     """Prepare the archive, run the crawl, print its summary; return the run id."""
     url = normalize_database_url(database_url)
     ensure_current(url)
-    run_id = run_crawl(start_urls, project_settings(url, overrides))
+    run_id = run_crawl(start_urls, project_settings(url, overrides), **(spider_args or {}))
     if run_id is None:
         raise CliError("the crawl did not start: see the log above")
     with open_archive(url) as session:

@@ -7,6 +7,7 @@
   The validators of a crawl are saved only when it finishes: a crawl killed half-way must find
   its listings again in full when it is resumed, not "not modified".
 - PrivateAddressMiddleware: only http(s), and no private, loopback or link-local addresses.
+- RobotsPolicyMiddleware: robots.txt failures as RFC 9309 says, and Crawl-delay.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
 from sqlalchemy import select
+from twisted.internet.defer import Deferred
 
 from crawler.normalization import canonical_url
 from crawler.sources import parse_duration
@@ -209,3 +214,61 @@ class PrivateAddressMiddleware:
                     f"refused {request.url}: {host} is at the non-public address {address} "
                     "(set ARCHIVE_ALLOW_PRIVATE_ADDRESSES to allow it)"
                 )
+
+
+DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+
+
+class RobotsPolicyMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with what RFC 9309 asks and Scrapy leaves out.
+
+    - A robots.txt that answers 5xx, or cannot be fetched at all (timeout, reset, refused),
+      means "crawl nothing" for that site in this run; a 4xx means "crawl everything"; Scrapy
+      would read a 5xx error page as rules and a failed fetch as "everything allowed".
+    - Crawl-delay is honoured, up to ARCHIVE_MAX_CRAWL_DELAY seconds, as the least delay
+      between two requests to the site (AutoThrottle may slow down further, never speed up).
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.max_crawl_delay = crawler.settings.getfloat("ARCHIVE_MAX_CRAWL_DELAY", 60.0)
+        self.crawl_delays: dict[str, float] = {}
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if response.status >= 500:
+            self._stats.inc_value("robotstxt/unavailable_disallow_all")
+            response = response.replace(body=DISALLOW_ALL)
+        elif response.status >= 400:
+            response = response.replace(body=b"")
+        await super()._parse_robots(response, netloc, request)
+        parser = self._parsers.get(netloc)
+        if parser is not None and not isinstance(parser, Deferred):
+            delay = parser.crawl_delay(self._robotstxt_useragent or self._default_useragent)
+            if delay:
+                self.crawl_delays[netloc] = min(delay, self.max_crawl_delay)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if isinstance(exc, IgnoreRequest):  # refused or offsite: the pages will be too
+            super()._robots_error(exc, netloc)
+            return
+        self._stats.inc_value("robotstxt/unavailable_disallow_all")
+        logger.warning(
+            "robots.txt of %s cannot be fetched (%s): crawling nothing there", netloc, exc
+        )
+        parser = build_from_crawler(self._parserimpl, self.crawler, DISALLOW_ALL)
+        waiting = self._parsers[netloc]
+        self._parsers[netloc] = parser
+        if isinstance(waiting, Deferred):
+            waiting.callback(parser)
+
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        await super().process_request(request)
+        delay = self.crawl_delays.get(urlparse_cached(request).netloc)
+        if delay and self.crawler.engine is not None:
+            downloader = self.crawler.engine.downloader
+            key = downloader.get_slot_key(request)
+            slot = downloader.slots.get(key)
+            if slot is not None and slot.delay < delay:
+                slot.delay = delay
+                slot.randomize_delay = False
+            request.meta["autothrottle_dont_adjust_delay"] = True

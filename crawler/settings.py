@@ -28,6 +28,7 @@ ARCHIVE_LEARN_MIN_SHARE = 0.1
 ARCHIVE_LEARN_EVERY = 25
 ARCHIVE_CONTACT_URL = "https://pypi.org/project/newsarchive/"
 ARCHIVE_REVISIT = "7d"
+ARCHIVE_MAX_CRAWL_DELAY = 60.0
 # Off: hosts on private, loopback and link-local addresses are refused (the demo and the tests,
 # which crawl 127.0.0.1, turn it on).
 ARCHIVE_ALLOW_PRIVATE_ADDRESSES = False
@@ -80,6 +81,8 @@ EXTENSIONS = {
 }
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.PrivateAddressMiddleware": 50,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.RobotsPolicyMiddleware": 100,
     "crawler.middlewares.SkipFreshArticlesMiddleware": 150,
     "crawler.middlewares.ConditionalRequestMiddleware": 540,
 }

@@ -1,0 +1,85 @@
+"""A loopback site that misbehaves on purpose: the sample site, with chosen paths answering
+what a test says (a status, a body, a reset connection). It logs when each request came."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from crawler.demo.site import DemoSite
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a path answers: a status and body, or a reset connection."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain"
+    headers: dict[str, str] = field(default_factory=dict)
+    reset: bool = False  # close the connection with a TCP reset, before any response
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: HostileServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.server.log.append((time.monotonic(), self.path))
+        route = self.server.routes.get(self.path.split("?")[0])
+        if route is not None and route.reset:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
+        if route is None:
+            rendered = self.server.site.render(self.path)
+            route = Route(rendered.status, rendered.body, rendered.content_type,
+                          {"Location": rendered.location} if rendered.location else {})  # fmt: skip
+        self.send_response(route.status)
+        self.send_header("Content-Type", route.content_type)
+        self.send_header("Content-Length", str(len(route.body)))
+        for name, value in route.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(route.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+class HostileServer(ThreadingHTTPServer):
+    daemon_threads = True
+    site: DemoSite
+    routes: dict[str, Route]
+    log: list[tuple[float, str]]
+
+    @property
+    def base_url(self) -> str:
+        return self.site.base_url
+
+    def paths(self) -> list[str]:
+        return [path for _, path in self.log]
+
+
+@contextmanager
+def serve_hostile_site(routes: dict[str, Route]) -> Iterator[HostileServer]:
+    """Serve the sample site with `routes` overriding its paths, on 127.0.0.1."""
+    server = HostileServer(("127.0.0.1", 0), _Handler)
+    server.site = DemoSite(f"http://127.0.0.1:{server.server_address[1]}")
+    server.routes = routes
+    server.log = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
