@@ -75,6 +75,10 @@ class _ArchiveReader:
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
 
+class FreshArticle(IgnoreRequest):
+    """The article was archived less than ARCHIVE_REVISIT ago: not fetched, by design."""
+
+
 class SkipFreshArticlesMiddleware(_ArchiveReader):
     def __init__(
         self, database_url: str, stats: StatsCollector, *, revisit: timedelta, now: object
@@ -109,7 +113,7 @@ class SkipFreshArticlesMiddleware(_ArchiveReader):
             )
         if last_seen is not None and last_seen > crawl_now(self.now_setting) - self.revisit:
             self.stats.inc_value("archive/skipped_fresh")
-            raise IgnoreRequest(f"archived at {last_seen:%Y-%m-%d %H:%M} UTC: not due again yet")
+            raise FreshArticle(f"archived at {last_seen:%Y-%m-%d %H:%M} UTC: not due again yet")
 
 
 class ConditionalRequestMiddleware(_ArchiveReader):

@@ -31,7 +31,7 @@ from crawler.documents import (
     robots_sitemaps,
 )
 from crawler.items import ARTICLE, ERROR, FEED, OTHER, ROBOTS, SITEMAP, PageItem
-from crawler.middlewares import RefusedAddress
+from crawler.middlewares import FreshArticle, RefusedAddress
 from crawler.normalization import site_host, strip_tracking
 
 # Statuses that reach the callbacks, so that every fetch is recorded with its status: errors,
@@ -206,9 +206,7 @@ class NewsSpider(Spider):
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         """Record a fetch that failed before any response (DNS, refused, timeout, reset)."""
-        refused = failure.check(RefusedAddress)  # type: ignore[no-untyped-call]
-        if failure.check(IgnoreRequest) and not refused:  # type: ignore[no-untyped-call]
-            # robots.txt, offsite, or archived recently: a decision, not an error
+        if failure.value is not None and is_decision(failure.value):
             self.logger.debug("not fetched: %s", failure.value)
             return
         request = failure.request  # type: ignore[attr-defined]
@@ -268,6 +266,19 @@ class NewsSpider(Spider):
                 self.logger.warning("cannot gunzip %s: %s", response.url, exc)
                 return None
         return body
+
+
+def is_decision(error: BaseException) -> bool:
+    """Tell whether a request was dropped by design (robots.txt, offsite, archived recently)
+    rather than failed (refused address, too large, decompression bomb, timeout, reset)."""
+    if isinstance(error, FreshArticle):
+        return True
+    if not isinstance(error, IgnoreRequest) or isinstance(error, RefusedAddress):
+        return False
+    # Scrapy's robots.txt and offsite middlewares raise a plain IgnoreRequest; so does its
+    # decompression cap, which is a failure of the page.
+    message = str(error).lower()
+    return message.startswith("forbidden by robots.txt") or "offsite" in message
 
 
 def _as_list(value: object) -> list[str]:

@@ -24,6 +24,8 @@ class Route:
     content_type: str = "text/plain"
     headers: dict[str, str] = field(default_factory=dict)
     reset: bool = False  # close the connection with a TCP reset, before any response
+    hang: bool = False  # accept the request and never answer (until the server stops)
+    declared_length: int | None = None  # a Content-Length that is not the body's
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -38,13 +40,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
             self.close_connection = True
             return
+        if route is not None and route.hang:
+            self.server.stopping.wait()
+            return
         if route is None:
             rendered = self.server.site.render(self.path)
             route = Route(rendered.status, rendered.body, rendered.content_type,
                           {"Location": rendered.location} if rendered.location else {})  # fmt: skip
         self.send_response(route.status)
         self.send_header("Content-Type", route.content_type)
-        self.send_header("Content-Length", str(len(route.body)))
+        self.send_header("Content-Length", str(route.declared_length or len(route.body)))
         for name, value in route.headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -59,6 +64,7 @@ class HostileServer(ThreadingHTTPServer):
     site: DemoSite
     routes: dict[str, Route]
     log: list[tuple[float, str]]
+    stopping: threading.Event
 
     @property
     def base_url(self) -> str:
@@ -75,11 +81,13 @@ def serve_hostile_site(routes: dict[str, Route]) -> Iterator[HostileServer]:
     server.site = DemoSite(f"http://127.0.0.1:{server.server_address[1]}")
     server.routes = routes
     server.log = []
+    server.stopping = threading.Event()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield server
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join()
