@@ -8,6 +8,7 @@
   its listings again in full when it is resumed, not "not modified".
 - PrivateAddressMiddleware: only http(s), and no private, loopback or link-local addresses.
 - RobotsPolicyMiddleware: robots.txt failures as RFC 9309 says, and Crawl-delay.
+- RetryAfterMiddleware: a 429 or 503 with Retry-After slows the whole site down, then retries.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import ipaddress
 import logging
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
@@ -276,3 +278,53 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
                 slot.delay = delay
                 slot.randomize_delay = False
             request.meta["autothrottle_dont_adjust_delay"] = True
+
+
+class RetryAfterMiddleware:
+    """Honour Retry-After on 429 and 503 answers: wait that long before asking the site again
+    (the whole site, not only that page), up to ARCHIVE_MAX_RETRY_AFTER seconds, then retry the
+    page once. A longer wait is left to a later run: the answer is recorded as an error.
+    """
+
+    def __init__(self, crawler: Crawler, *, max_wait: float) -> None:
+        self.crawler = crawler
+        self.max_wait = max_wait
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler, max_wait=crawler.settings.getfloat("ARCHIVE_MAX_RETRY_AFTER", 300.0))
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        if response.status not in (429, 503) or request.meta.get("retried_after"):
+            return response
+        wait = retry_after_seconds(response.headers.get(b"Retry-After"), now=datetime.now(UTC))
+        if wait is None or wait > self.max_wait or self.crawler.engine is None:
+            return response
+        downloader = self.crawler.engine.downloader
+        slot = downloader.slots.get(downloader.get_slot_key(request))
+        if slot is not None:
+            slot.delay = max(slot.delay, wait)
+            slot.randomize_delay = False
+        assert self.crawler.stats is not None  # noqa: S101 - Scrapy always provides one
+        self.crawler.stats.inc_value("archive/retry_after")
+        logger.info("%s asks to wait %.0f s (Retry-After): waiting", request.url, wait)
+        retry = request.replace(dont_filter=True)
+        retry.meta["retried_after"] = True
+        retry.meta["autothrottle_dont_adjust_delay"] = True
+        return retry
+
+
+def retry_after_seconds(value: bytes | None, *, now: datetime) -> float | None:
+    """Read a Retry-After header: a number of seconds, or an HTTP date."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now).total_seconds())

@@ -29,6 +29,7 @@ ARCHIVE_LEARN_EVERY = 25
 ARCHIVE_CONTACT_URL = "https://pypi.org/project/newsarchive/"
 ARCHIVE_REVISIT = "7d"
 ARCHIVE_MAX_CRAWL_DELAY = 60.0
+ARCHIVE_MAX_RETRY_AFTER = 300.0
 # Off: hosts on private, loopback and link-local addresses are refused (the demo and the tests,
 # which crawl 127.0.0.1, turn it on).
 ARCHIVE_ALLOW_PRIVATE_ADDRESSES = False
@@ -85,6 +86,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RobotsPolicyMiddleware": 100,
     "crawler.middlewares.SkipFreshArticlesMiddleware": 150,
     "crawler.middlewares.ConditionalRequestMiddleware": 540,
+    # Above Scrapy's RetryMiddleware (550): responses pass the higher numbers first, so this
+    # sees a 429 or 503 before Retry would retry it at once.
+    "crawler.middlewares.RetryAfterMiddleware": 555,
 }
 
 LOG_LEVEL = "INFO"

@@ -49,3 +49,16 @@ def test_a_public_address_passes_without_a_lookup():
 )  # fmt: skip
 def test_is_public_address(address, public):
     assert is_public_address(address) is public
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(b"120", 120.0), (b"Wed, 25 Nov 2026 12:01:00 GMT", 60.0),
+     (b"Wed, 25 Nov 2026 11:00:00 GMT", 0.0), (b"soon", None), (None, None)],
+)  # fmt: skip
+def test_retry_after_is_read_as_seconds_or_an_http_date(value, seconds):
+    from datetime import UTC, datetime
+
+    from crawler.middlewares import retry_after_seconds
+
+    assert retry_after_seconds(value, now=datetime(2026, 11, 25, 12, 0, tzinfo=UTC)) == seconds

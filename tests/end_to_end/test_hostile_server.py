@@ -55,3 +55,37 @@ def test_hostile_pages_end_with_an_error_and_harm_nothing_else(tmp_path):
         "IgnoreRequest": 1,  # /bomb: inflating it would pass DOWNLOAD_MAXSIZE
         "HTTP 429": 1,
     }
+
+
+def test_retry_after_is_honoured_for_the_whole_site(tmp_path):
+    article = f"/news/{ARTICLES[0].slug}.html"
+    routes = {
+        START: Route(body=f'<html><body><a href="{article}">a</a></body></html>'.encode(),
+                     content_type="text/html"),
+        article: Route(status=429, headers={"Retry-After": "2"}, times=1),
+    }  # fmt: skip
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_hostile_site(routes) as server:
+        crawl_local_site(server.base_url + START.rstrip("/"), database_url,
+                         "-a", "follow_sitemaps=false")  # fmt: skip
+        asked = [moment for moment, path in server.log if path == article]
+    assert len(asked) == 2  # once answered 429, once after the wait
+    assert asked[1] - asked[0] >= 1.9
+    exported = newsarchive("export", "--db", database_url).stdout.splitlines()
+    assert len(exported) == 1
+
+
+def test_a_retry_after_beyond_the_cap_is_left_to_a_later_run(tmp_path):
+    article = f"/news/{ARTICLES[0].slug}.html"
+    routes = {
+        START: Route(body=f'<html><body><a href="{article}">a</a></body></html>'.encode(),
+                     content_type="text/html"),
+        article: Route(status=503, headers={"Retry-After": "86400"}),
+    }  # fmt: skip
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_hostile_site(routes) as server:
+        crawl_local_site(server.base_url + START.rstrip("/"), database_url,
+                         "-a", "follow_sitemaps=false", "-s", "RETRY_TIMES=0")  # fmt: skip
+        assert server.paths().count(article) == 1
+    (run,) = json.loads(newsarchive("runs", "--db", database_url, "--format", "json").stdout)
+    assert run["errors_by_kind"] == {"HTTP 503": 1}

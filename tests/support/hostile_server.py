@@ -26,6 +26,8 @@ class Route:
     reset: bool = False  # close the connection with a TCP reset, before any response
     hang: bool = False  # accept the request and never answer (until the server stops)
     declared_length: int | None = None  # a Content-Length that is not the body's
+    times: int | None = None  # answer like this only the first `times` requests...
+    then: Route | None = None  # ...and like this (or as the sample site) afterwards
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -34,7 +36,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.log.append((time.monotonic(), self.path))
-        route = self.server.routes.get(self.path.split("?")[0])
+        path = self.path.split("?")[0]
+        route = self.server.routes.get(path)
+        served = self.server.counts.get(path, 0)
+        self.server.counts[path] = served + 1
+        if route is not None and route.times is not None and served >= route.times:
+            route = route.then
         if route is not None and route.reset:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
@@ -65,6 +72,7 @@ class HostileServer(ThreadingHTTPServer):
     routes: dict[str, Route]
     log: list[tuple[float, str]]
     stopping: threading.Event
+    counts: dict[str, int]
 
     @property
     def base_url(self) -> str:
@@ -82,6 +90,7 @@ def serve_hostile_site(routes: dict[str, Route]) -> Iterator[HostileServer]:
     server.routes = routes
     server.log = []
     server.stopping = threading.Event()
+    server.counts = {}
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
