@@ -6,6 +6,14 @@ from __future__ import annotations
 from scrapy.exceptions import DropItem
 
 
+class StorageUnavailable(DropItem):
+    """The archive cannot be written (locked past the busy timeout, disk full, server gone):
+    the page is not archived, the crawl stops, and a later run fetches it again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, log_level="ERROR")
+
+
 class NotAnArticle(DropItem):
     """The page was archived as a fetch, but holds no article (listing, error, too short).
 

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Self
 
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
+from sqlalchemy.exc import OperationalError
 
-from crawler.exceptions import NotAnArticle
+from crawler.exceptions import NotAnArticle, StorageUnavailable
 from crawler.extraction import DEFAULT_MIN_TEXT_CHARS, extract_article_or_reason
 from crawler.health import record_crawl_health
 from crawler.items import ARTICLE, OTHER, ArchivePageItem, ExtractedPageItem, PageItem
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
+
+
+def storage_failure(error: OperationalError, database_url: str) -> str:
+    """Return one readable line naming the archive and what went wrong with it."""
+    cause = str(error.orig).splitlines()[0] if error.orig is not None else str(error)
+    return f"storage: the archive {database_url} cannot be written: {cause}"
 
 
 class ExtractionPipeline:
@@ -90,6 +97,7 @@ class StoragePipeline:
         stats: StatsCollector,
         learning: LearningSettings | None = None,
         crawler: Crawler | None = None,
+        busy_timeout_seconds: float = 30.0,
     ) -> None:
         if not database_url:
             raise ValueError(
@@ -100,6 +108,8 @@ class StoragePipeline:
         self.crawler = crawler
         self.learning = learning or LearningSettings()
         self.run_id: int | None = None
+        self.stopping = False
+        self.busy_timeout_seconds = busy_timeout_seconds
         self.source_name: str | None = None
         self.date_order_hint: str | None = None
         # Articles stored per site since its boilerplate was last brought up to date.
@@ -113,6 +123,7 @@ class StoragePipeline:
             stats=crawler.stats,
             learning=LearningSettings.from_settings(crawler.settings),
             crawler=crawler,
+            busy_timeout_seconds=crawler.settings.getfloat("ARCHIVE_SQLITE_BUSY_TIMEOUT", 30.0),
         )
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
@@ -121,22 +132,50 @@ class StoragePipeline:
         try:
             ensure_current(self.database_url)
         except Exception as exc:
-            raise CloseSpider(
-                f"cannot open the archive {self.database_url}: {str(exc).splitlines()[0]}"
-            ) from exc
-        self.engine = make_engine(self.database_url, immediate_transactions=True)
+            reason = f"cannot open the archive {self.database_url}: {str(exc).splitlines()[0]}"
+            logger.error("%s", reason)
+            raise CloseSpider(reason) from exc
+        self.engine = make_engine(
+            self.database_url,
+            immediate_transactions=True,
+            busy_timeout_seconds=self.busy_timeout_seconds,
+        )
         self.sessions = make_session_factory(self.engine)
         spider = self.crawler.spider if self.crawler else None
         start_urls = list(getattr(spider, "start_urls", []) or [])
         self.source_name = getattr(spider, "source_name", None)
         self.date_order_hint = getattr(spider, "date_order", None)
-        with session_scope(self.sessions) as session:
-            self.run_id = start_run(
-                session, start_urls, started_at=datetime.now(UTC), source=self.source_name
-            )
+        try:
+            with session_scope(self.sessions) as session:
+                self.run_id = start_run(
+                    session, start_urls, started_at=datetime.now(UTC), source=self.source_name
+                )
+        except OperationalError as exc:
+            reason = storage_failure(exc, self.database_url)
+            logger.error("%s: the crawl cannot start", reason)
+            raise CloseSpider(reason) from exc
         self.stats.set_value("archive/run_id", self.run_id)
 
     def process_item(self, item: ArchivePageItem) -> ArchivePageItem:
+        try:
+            return self._store(item)
+        except OperationalError as exc:
+            reason = storage_failure(exc, self.database_url)
+            self.stop_crawl(reason)
+            raise StorageUnavailable(reason) from None
+
+    def stop_crawl(self, reason: str) -> None:
+        """Stop the crawl once, with `reason` as its finish reason."""
+        if self.stopping:
+            return
+        self.stopping = True
+        logger.error("%s: stopping the crawl; run it again when the archive is writable", reason)
+        crawler = self.crawler
+        if crawler is None or not crawler.crawling or crawler.spider is None:
+            return  # not in a running crawl (a test, a script): the caller sees the drop
+        crawler.engine.close_spider(crawler.spider, reason=reason[:100])
+
+    def _store(self, item: ArchivePageItem) -> ArchivePageItem:
         with session_scope(self.sessions) as session:
             site_id = upsert_site(
                 session,
@@ -177,12 +216,25 @@ class StoragePipeline:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.run_id is None:
             return
+        try:
+            self._finish(self.run_id, reason)
+        except OperationalError as exc:
+            # The run stays "running"; the next run of its source marks it interrupted.
+            logger.error(
+                "%s: the end of crawl %s is not recorded",
+                storage_failure(exc, self.database_url),
+                self.run_id,
+            )
+        finally:
+            self.engine.dispose()
+
+    def _finish(self, run_id: int, reason: str) -> None:
         # The first crawl of a site ends with every body clean, not only the later ones.
         for site_id in sorted(self.unlearned):
             with session_scope(self.sessions) as session:
                 self._relearn(session, site_id)
         with session_scope(self.sessions) as session:
-            for row in record_crawl_health(session, self.run_id):
+            for row in record_crawl_health(session, run_id):
                 for warning in row.warnings:
                     logger.warning(
                         "%s: %s; has the site changed its layout?", row.site.host, warning
@@ -206,10 +258,9 @@ class StoragePipeline:
         with session_scope(self.sessions) as session:
             finish_run(
                 session,
-                self.run_id,
+                run_id,
                 finished_at=datetime.now(UTC),
                 finish_reason=reason,
                 counts=counts,
                 stats=kept,
             )
-        self.engine.dispose()

@@ -39,7 +39,13 @@ def normalize_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, immediate_transactions: bool = False, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    immediate_transactions: bool = False,
+    busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_MS / 1000,
+    **kwargs: Any,
+) -> Engine:
     """Return an engine for `url` with the archive's connection options.
 
     On SQLite: foreign keys on, WAL journal, a busy timeout, and, for writers
@@ -49,21 +55,25 @@ def make_engine(url: str, *, immediate_transactions: bool = False, **kwargs: Any
     """
     url = normalize_database_url(url)
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        engine = create_engine(url, connect_args={"timeout": busy_timeout_seconds}, **kwargs)
+        _configure_sqlite(
+            engine,
+            immediate_transactions=immediate_transactions,
+            busy_timeout_ms=int(busy_timeout_seconds * 1000),
         )
-        _configure_sqlite(engine, immediate_transactions=immediate_transactions)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(engine: Engine, *, immediate_transactions: bool) -> None:
+def _configure_sqlite(
+    engine: Engine, *, immediate_transactions: bool, busy_timeout_ms: int
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")

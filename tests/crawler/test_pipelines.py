@@ -119,3 +119,28 @@ def test_storage_pipeline_refuses_an_unusable_database(tmp_path):
         pipeline.open_spider()
     assert raised.value.reason.startswith("cannot open the archive")
     assert "does not exist" in raised.value.reason
+
+
+def test_storage_pipeline_stops_the_crawl_when_the_archive_stays_locked(tmp_path, sqlite_template):
+    import sqlite3
+
+    from crawler.exceptions import StorageUnavailable
+
+    database_url = sqlite_template.clone(tmp_path)
+    settings = {"ARCHIVE_DATABASE_URL": database_url, "ARCHIVE_SQLITE_BUSY_TIMEOUT": 0.2}
+    crawler = get_crawler(NewsSpider, settings_dict=settings)
+    crawler.spider = crawler._create_spider(start_urls=f"{BASE_URL}/")
+    pipeline = StoragePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    item = through_extraction_and_normalization(page(f"/news/{ARTICLES[0].slug}.html"))
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(StorageUnavailable, match="database is locked"):
+        pipeline.process_item(item)
+    assert pipeline.stopping
+    other.execute("ROLLBACK")
+    other.close()
+    pipeline.process_item(item)  # once the other writer is gone, the page is stored
+    with session_scope(pipeline.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 1
+    pipeline.engine.dispose()

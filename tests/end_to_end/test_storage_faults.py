@@ -1,0 +1,64 @@
+"""An SQLite archive held by another process: the crawl waits, then stops with one clear line,
+leaves nothing half-written, and a later crawl archives everything."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from storage.migrate import upgrade
+from tests.support.commands import crawl_local_site, newsarchive
+from tests.support.site_server import ARTICLES
+
+pytestmark = pytest.mark.end_to_end
+
+HOLD_LOCK = (
+    "import sqlite3, sys\n"
+    "connection = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    "connection.execute('BEGIN EXCLUSIVE')\n"
+    "print('locked', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+@contextmanager
+def another_writer(path: Path) -> Iterator[None]:
+    """Hold the write lock of an SQLite file from another process until the block ends."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=60)
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
+def test_a_locked_archive_stops_the_crawl_clearly_and_loses_nothing(news_site_server, tmp_path):
+    path = tmp_path / "archive.db"
+    database_url = f"sqlite:///{path}"
+    upgrade(database_url)
+    with another_writer(path):
+        locked = newsarchive("crawl", f"{news_site_server.site.base_url}/", "--db", database_url,
+                             "-s", "ARCHIVE_SQLITE_BUSY_TIMEOUT=0.5",
+                             "-s", "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=1", check=False)  # fmt: skip
+    assert locked.returncode == 1
+    assert "storage: the archive" in locked.stderr
+    assert "database is locked" in locked.stderr
+    assert "Traceback" not in locked.stderr
+    assert newsarchive("export", "--db", database_url).stdout == ""  # nothing half-written
+
+    crawl_local_site(news_site_server.site.base_url, database_url)
+    exported = newsarchive("export", "--db", database_url).stdout.splitlines()
+    assert len(exported) == len(ARTICLES)
