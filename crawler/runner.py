@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
+from crawler.middlewares import crawl_now, revisit_after
+from crawler.normalization import site_host
 from crawler.sources import Source
 from crawler.spiders.news import NewsSpider
+from storage.database import make_engine, make_session_factory, session_scope
+from storage.queries import failed_urls
 
 # The demo and tests crawl their own loopback server: no need to wait between requests.
 LOCAL_SITE_SETTINGS = {
@@ -49,6 +54,23 @@ def project_settings(database_url: str, overrides: dict[str, Any]) -> Settings:
     return settings
 
 
+def urls_to_retry(
+    settings: Settings, start_urls: list[str], domains: list[str] | None = None
+) -> list[str]:
+    """Return the pages of these sites whose last fetch, within the revisit window, failed for
+    a reason that may pass (no response, 429, 5xx)."""
+    window = revisit_after(settings.get("ARCHIVE_REVISIT")) or timedelta(days=7)
+    hosts = sorted({*(domains or []), *(site_host(url) for url in start_urls)})
+    engine = make_engine(settings.get("ARCHIVE_DATABASE_URL"))
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return failed_urls(
+                session, hosts, since=crawl_now(settings.get("ARCHIVE_NOW")) - window
+            )
+    finally:
+        engine.dispose()
+
+
 def run_crawl(start_urls: list[str], settings: Settings, **spider_arguments: Any) -> int | None:
     """Crawl `start_urls` with NewsSpider until done; return the archive's run id."""
     if settings.getbool("ARCHIVE_PROGRESS"):
@@ -59,6 +81,7 @@ def run_crawl(start_urls: list[str], settings: Settings, **spider_arguments: Any
         )
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
+    spider_arguments.setdefault("retry_urls", urls_to_retry(settings, start_urls))
     process.crawl(crawler, start_urls=start_urls, **spider_arguments)
     process.start()
     assert crawler.stats is not None  # noqa: S101 - Scrapy always provides one
@@ -97,6 +120,9 @@ def run_sources(sources: list[Source], settings: Settings, *, owner: str) -> dic
             banner_selectors=list(source.banner_selectors),
             date_order=source.date_order,
             allowed_domains=list(source.allowed_domains),
+            retry_urls=urls_to_retry(
+                settings, list(source.start_urls), list(source.allowed_domains)
+            ),
         )
         crawlers[source.name] = crawler
     process.start()

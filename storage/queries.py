@@ -281,3 +281,32 @@ def recent_runs(session: Session, limit: int = 20, *, source: str | None = None)
     if source is not None:
         statement = statement.where(CrawlRun.source == source)
     return list(session.scalars(statement))
+
+
+def failed_urls(
+    session: Session, hosts: list[str], *, since: datetime, limit: int = 1000
+) -> list[str]:
+    """Return the URLs of the sites `hosts` whose last fetch since `since` failed for a reason
+    that may pass (no response, 429, 5xx): what the next crawl should ask for again."""
+    site_ids = select(Site.id).where(Site.host.in_([h.lower().removeprefix("www.") for h in hosts]))
+    failed = Fetch.__table__.alias("failed")
+    succeeded = Fetch.__table__.alias("succeeded")
+    statement = (
+        select(failed.c.url)
+        .where(
+            failed.c.site_id.in_(site_ids),
+            failed.c.fetched_at >= since,
+            (failed.c.status == 0) | (failed.c.status == 429) | (failed.c.status >= 500),
+            ~select(succeeded.c.id)
+            .where(
+                succeeded.c.url == failed.c.url,
+                succeeded.c.status.between(200, 399),
+                succeeded.c.fetched_at > failed.c.fetched_at,
+            )
+            .exists(),
+        )
+        .group_by(failed.c.url)
+        .order_by(failed.c.url)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))

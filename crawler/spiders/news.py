@@ -85,6 +85,7 @@ class NewsSpider(Spider):
         banner_selectors: object = (),
         date_order: str | None = None,
         allowed_domains: object = None,
+        retry_urls: object = (),
         *args: Any,
         **kwargs: Any,
     ) -> None:
@@ -101,6 +102,9 @@ class NewsSpider(Spider):
         # The start URLs' sites always, and the other domains a source allows.
         domains = [*_as_list(allowed_domains), *(site_host(url) for url in self.start_urls)]
         self.allowed_domains = sorted({d.lower().removeprefix("www.") for d in domains})
+        # Pages whose last fetch failed for a reason that may pass: asked for again directly,
+        # since an unchanged listing that led to them may now answer 304 (crawler.runner).
+        self.retry_urls = [url for url in _as_list(retry_urls) if self.is_on_site(url)]
         # allow_domains of LinkExtractor compares host and port, so filter by site ourselves.
         self.link_extractor = LinkExtractor(unique=True)
 
@@ -123,6 +127,8 @@ class NewsSpider(Spider):
                     errback=self.on_error,
                     meta=LISTING_META,
                 )
+        for url in self.retry_urls:
+            yield Request(url, callback=self.parse_page, errback=self.on_error)
 
     # --- callbacks ------------------------------------------------------------------------
 

@@ -200,3 +200,21 @@ def test_a_malformed_sources_file_stops_with_one_line(tmp_path):
         assert "line 3: source 'a': not a schedule: 'hourly'" in result.stderr
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_page_that_failed_is_asked_for_again_by_the_next_run(tmp_path):
+    from tests.support.commands import crawl_local_site
+    from tests.support.hostile_server import Route, serve_hostile_site
+
+    flaky = f"/news/{ARTICLES[3].slug}.html"
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_hostile_site({flaky: Route(status=502, times=1)}) as server:
+        crawl_local_site(server.base_url, database_url, "-s", "RETRY_TIMES=0")
+        assert len(exported(database_url)) == len(ARTICLES) - 1
+        before = len(server.log)
+        crawl_local_site(server.base_url, database_url, "-s", "RETRY_TIMES=0")
+        articles_asked = {path for _, path in server.log[before:] if path.startswith("/news/")}
+    # The others are archived and fresh; the failed one is asked for again directly.
+    assert flaky in articles_asked
+    assert not articles_asked & {f"/news/{a.slug}.html" for a in ARTICLES if a is not ARTICLES[3]}
+    assert len(exported(database_url)) == len(ARTICLES)

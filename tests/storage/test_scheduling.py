@@ -91,3 +91,28 @@ def test_validators_are_kept_per_url(sessions):
         assert known is not None
         assert (known.etag, known.last_modified) == ('"b"', "x")
         assert validators_for(session, "https://news.example/other.xml") is None
+
+
+def test_failed_urls_are_those_whose_last_fetch_failed_for_a_passing_reason(sessions):
+    from storage.queries import failed_urls
+    from storage.writes import record_fetch, upsert_site
+    from tests.support.records import fetch_record
+
+    def fetch(session, site_id, path: str, status: int, minutes: int) -> None:
+        record = fetch_record(f"https://news.example{path}", status=status,
+                              fetched_at=NOW + timedelta(minutes=minutes))  # fmt: skip
+        record_fetch(session, record, site_id=site_id, run_id=None)
+
+    with session_scope(sessions) as session:
+        site_id = upsert_site(session, "news.example", seen_at=NOW)
+        fetch(session, site_id, "/timeout", 0, 1)
+        fetch(session, site_id, "/busy", 503, 1)
+        fetch(session, site_id, "/recovered", 502, 1)
+        fetch(session, site_id, "/recovered", 200, 2)
+        fetch(session, site_id, "/gone", 404, 1)
+        fetch(session, site_id, "/old", 500, -60 * 24 * 30)
+        assert failed_urls(session, ["www.news.example"], since=NOW - timedelta(days=7)) == [
+            "https://news.example/busy",
+            "https://news.example/timeout",
+        ]
+        assert failed_urls(session, ["other.example"], since=NOW - timedelta(days=7)) == []
