@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -63,9 +64,17 @@ from storage.queries import (
     run_health,
     site_banners,
 )
-from storage.search import SNIPPET_END, SNIPPET_START, InvalidSearchQuery, search_articles
+from storage.search import (
+    SNIPPET_END,
+    SNIPPET_START,
+    InvalidSearchQuery,
+    SearchHit,
+    search_articles,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
+# A match in a search snippet, between the markers storage.search puts around it.
+MARKED_MATCH = re.compile(f"{re.escape(SNIPPET_START)}(.+?){re.escape(SNIPPET_END)}")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
@@ -530,7 +539,7 @@ def search(
     print_hits(hits)
 
 
-def print_hits(hits: list[Any]) -> None:
+def print_hits(hits: list[SearchHit]) -> None:
     if not hits:
         out.print("no matching articles")
         return
@@ -538,15 +547,7 @@ def print_hits(hits: list[Any]) -> None:
     for name in ("id", "published", "site", "title and snippet"):
         table.add_column(name, overflow="fold")
     for hit in hits:
-        snippet = escape(hit.snippet).replace(SNIPPET_START, "[bold yellow]", 1)
-        while SNIPPET_START in snippet:
-            snippet = snippet.replace(SNIPPET_END, "[/bold yellow]", 1).replace(
-                SNIPPET_START, "[bold yellow]", 1
-            )
-        if "[bold yellow]" in snippet and snippet.count("[bold yellow]") > snippet.count(
-            "[/bold yellow]"
-        ):
-            snippet += "[/bold yellow]"
+        snippet = MARKED_MATCH.sub(r"[bold yellow]\1[/bold yellow]", escape(hit.snippet))
         date = f"{hit.published_at:%Y-%m-%d}" if hit.published_at else ""
         table.add_row(
             str(hit.article_id),
