@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 from collections import Counter
 from datetime import UTC, datetime
@@ -34,7 +36,25 @@ logger = logging.getLogger(__name__)
 def storage_failure(error: OperationalError, database_url: str) -> str:
     """Return one readable line naming the archive and what went wrong with it."""
     cause = str(error.orig).splitlines()[0] if error.orig is not None else str(error)
+    if "disk is full" in cause or "No space left" in cause:
+        return f"disk full: the archive {database_url} cannot grow: {cause}"
     return f"storage: the archive {database_url} cannot be written: {cause}"
+
+
+# SQLSTATEs of PostgreSQL errors that a new attempt of the same transaction may get past:
+# serialization failure, deadlock (two crawlers writing one site's rows), and the connection
+# classes (the server restarting, an administrator ending the session).
+TRANSIENT_SQLSTATES = ("40001", "40P01", "08", "57P01", "57P02", "57P03")
+
+
+def is_transient(error: OperationalError) -> bool:
+    """Tell whether a failed transaction may succeed if tried again: a lost connection
+    (server restart, administrator command, network), a deadlock or a serialization failure.
+    SQLite's "database is locked" is not: the busy timeout has already waited for it."""
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    return bool(sqlstate) and sqlstate.startswith(TRANSIENT_SQLSTATES)
 
 
 class ExtractionPipeline:
@@ -98,6 +118,7 @@ class StoragePipeline:
         learning: LearningSettings | None = None,
         crawler: Crawler | None = None,
         busy_timeout_seconds: float = 30.0,
+        retry_seconds: float = 60.0,
     ) -> None:
         if not database_url:
             raise ValueError(
@@ -110,6 +131,8 @@ class StoragePipeline:
         self.run_id: int | None = None
         self.stopping = False
         self.busy_timeout_seconds = busy_timeout_seconds
+        # How long a page is tried again while the database is unreachable or in a deadlock.
+        self.retry_seconds = retry_seconds
         self.source_name: str | None = None
         self.date_order_hint: str | None = None
         # Articles stored per site since its boilerplate was last brought up to date.
@@ -124,6 +147,7 @@ class StoragePipeline:
             learning=LearningSettings.from_settings(crawler.settings),
             crawler=crawler,
             busy_timeout_seconds=crawler.settings.getfloat("ARCHIVE_SQLITE_BUSY_TIMEOUT", 30.0),
+            retry_seconds=crawler.settings.getfloat("ARCHIVE_STORAGE_RETRY_SECONDS", 60.0),
         )
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
@@ -156,13 +180,26 @@ class StoragePipeline:
             raise CloseSpider(reason) from exc
         self.stats.set_value("archive/run_id", self.run_id)
 
-    def process_item(self, item: ArchivePageItem) -> ArchivePageItem:
-        try:
-            return self._store(item)
-        except OperationalError as exc:
-            reason = storage_failure(exc, self.database_url)
-            self.stop_crawl(reason)
-            raise StorageUnavailable(reason) from None
+    async def process_item(self, item: ArchivePageItem) -> ArchivePageItem:
+        """Store the page; while the database is unreachable or in a deadlock, try again
+        with a growing pause for up to ARCHIVE_STORAGE_RETRY_SECONDS, then stop the crawl."""
+        waited = 0.0
+        for attempt in itertools.count():
+            try:
+                return self.store(item)
+            except OperationalError as exc:
+                pause = min(0.1 * 2**attempt, 5.0)
+                if self.stopping or not is_transient(exc) or waited + pause > self.retry_seconds:
+                    reason = storage_failure(exc, self.database_url)
+                    self.stop_crawl(reason)
+                    raise StorageUnavailable(reason) from None
+                logger.warning(
+                    "%s; trying again in %.1f s", storage_failure(exc, self.database_url), pause
+                )
+                self.stats.inc_value("archive/storage_retries")
+                await asyncio.sleep(pause)
+                waited += pause
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def stop_crawl(self, reason: str) -> None:
         """Stop the crawl once, with `reason` as its finish reason."""
@@ -175,7 +212,8 @@ class StoragePipeline:
             return  # not in a running crawl (a test, a script): the caller sees the drop
         crawler.engine.close_spider(crawler.spider, reason=reason[:100])
 
-    def _store(self, item: ArchivePageItem) -> ArchivePageItem:
+    def store(self, item: ArchivePageItem) -> ArchivePageItem:
+        """Store the page in one transaction; raise what the database raised."""
         with session_scope(self.sessions) as session:
             site_id = upsert_site(
                 session,

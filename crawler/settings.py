@@ -31,6 +31,7 @@ ARCHIVE_REVISIT = "7d"
 ARCHIVE_MAX_CRAWL_DELAY = 60.0
 ARCHIVE_MAX_RETRY_AFTER = 300.0
 ARCHIVE_SQLITE_BUSY_TIMEOUT = 30.0
+ARCHIVE_STORAGE_RETRY_SECONDS = 60.0
 # Off: hosts on private, loopback and link-local addresses are refused (the demo and the tests,
 # which crawl 127.0.0.1, turn it on).
 ARCHIVE_ALLOW_PRIVATE_ADDRESSES = False

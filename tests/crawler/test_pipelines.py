@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from datetime import UTC, datetime
 
 import pytest
@@ -66,11 +68,16 @@ def storage_pipeline(database_url):
     pipeline.engine.dispose()
 
 
+def store(pipeline, item):
+    """Run the storage pipeline's process_item, a coroutine, as Scrapy would."""
+    return asyncio.run(pipeline.process_item(item))
+
+
 def test_storage_pipeline_stores_article_fetch_and_banners(storage_pipeline):
     pipeline, crawler = storage_pipeline
     item = through_extraction_and_normalization(page(f"/news/{ARTICLES[0].slug}.html"))
-    pipeline.process_item(item)
-    pipeline.process_item(item)
+    store(pipeline, item)
+    store(pipeline, item)
     with session_scope(pipeline.sessions) as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 1
         assert session.scalar(select(func.count()).select_from(Fetch)) == 2
@@ -82,7 +89,7 @@ def test_storage_pipeline_stores_article_fetch_and_banners(storage_pipeline):
 def test_storage_pipeline_records_a_listing_fetch_then_drops_it(storage_pipeline):
     pipeline, _ = storage_pipeline
     with pytest.raises(NotAnArticle, match="listing page"):
-        pipeline.process_item(through_extraction_and_normalization(page("/", kind=LISTING)))
+        store(pipeline, through_extraction_and_normalization(page("/", kind=LISTING)))
     with session_scope(pipeline.sessions) as session:
         fetch = session.scalars(select(Fetch)).one()
         assert fetch.page_kind == LISTING
@@ -92,13 +99,13 @@ def test_storage_pipeline_records_a_listing_fetch_then_drops_it(storage_pipeline
 def test_storage_pipeline_counts_error_pages(storage_pipeline):
     pipeline, crawler = storage_pipeline
     with pytest.raises(NotAnArticle):
-        pipeline.process_item(through_extraction_and_normalization(page("/missing/", ERROR, 404)))
+        store(pipeline, through_extraction_and_normalization(page("/missing/", ERROR, 404)))
     assert crawler.stats.get_value("archive/fetch_errors") == 1
 
 
 def test_storage_pipeline_records_the_crawl_run(storage_pipeline):
     pipeline, crawler = storage_pipeline
-    pipeline.process_item(
+    store(pipeline, 
         through_extraction_and_normalization(page(f"/news/{ARTICLES[1].slug}.html"))
     )
     pipeline.spider_closed(crawler.spider, "finished")
@@ -136,11 +143,11 @@ def test_storage_pipeline_stops_the_crawl_when_the_archive_stays_locked(tmp_path
     other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     with pytest.raises(StorageUnavailable, match="database is locked"):
-        pipeline.process_item(item)
+        store(pipeline, item)
     assert pipeline.stopping
     other.execute("ROLLBACK")
     other.close()
-    pipeline.process_item(item)  # once the other writer is gone, the page is stored
+    store(pipeline, item)  # once the other writer is gone, the page is stored
     with session_scope(pipeline.sessions) as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 1
     pipeline.engine.dispose()

@@ -3,6 +3,7 @@ leaves nothing half-written, and a later crawl archives everything."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,9 +11,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from storage.migrate import upgrade
-from tests.support.commands import crawl_local_site, newsarchive
+from tests.support.commands import (
+    LOCAL_SITE_OPTIONS,
+    TIMEOUT_SECONDS,
+    crawl_local_site,
+    newsarchive,
+)
 from tests.support.site_server import ARTICLES
 
 pytestmark = pytest.mark.end_to_end
@@ -62,3 +70,53 @@ def test_a_locked_archive_stops_the_crawl_clearly_and_loses_nothing(news_site_se
     crawl_local_site(news_site_server.site.base_url, database_url)
     exported = newsarchive("export", "--db", database_url).stdout.splitlines()
     assert len(exported) == len(ARTICLES)
+
+
+@pytest.mark.postgresql
+def test_postgresql_connections_dropped_mid_crawl_lose_nothing(
+    news_site_server, postgresql_template
+):
+    """F10: an administrator (or a server restart) ends every connection of a running crawl;
+    the crawl reconnects and archives every article exactly once."""
+    with postgresql_template.clone() as database_url:
+        command = [sys.executable, "-m", "crawler", "crawl", f"{news_site_server.site.base_url}/",
+                   "--db", database_url, "--no-progress", *LOCAL_SITE_OPTIONS]  # fmt: skip
+        news_site_server.hold_articles_after = 3
+        crawl = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert news_site_server.wait_for_article_requests(5), "the crawl never got going"
+            ended = end_connections(database_url)
+            assert ended >= 1  # the crawl's own connections
+        finally:
+            news_site_server.hold_articles_after = None
+            news_site_server.release.set()
+            _, stderr = crawl.communicate(timeout=TIMEOUT_SECONDS)
+        assert crawl.returncode == 0, stderr[-3000:]
+        assert "Traceback" not in stderr
+        records = [
+            json.loads(line)
+            for line in newsarchive("export", "--db", database_url).stdout.splitlines()
+        ]
+        assert sorted(record["url"] for record in records) == sorted(
+            {record["url"] for record in records}
+        )
+        assert len(records) == len(ARTICLES)
+
+
+def end_connections(database_url: str) -> int:
+    """End every session of the crawler's database, as `pg_ctl restart` would; return how many."""
+    database = make_url(database_url).database
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            return len(
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :database AND pid <> pg_backend_pid()"
+                    ),
+                    {"database": database},
+                ).all()
+            )
+    finally:
+        engine.dispose()
