@@ -17,10 +17,12 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from scrapy.settings import Settings
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from w3lib.encoding import html_to_unicode
 
+from crawler import distributed
 from crawler.extraction import extract_article_or_reason
 from crawler.items import ARTICLE, PageItem
 from crawler.learning import LearningSettings
@@ -192,6 +194,19 @@ def scheduling_now(now_text: str | None) -> datetime:
               help="A spider argument, e.g. follow_sitemaps=false (repeatable).")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log (INFO and above).")
 @click.option("--no-progress", is_flag=True, help="No live progress line.")
+@click.option(
+    "--redis",
+    "redis_url",
+    metavar="URL",
+    envvar="NEWSARCHIVE_REDIS_URL",
+    help="Share the crawl with other workers through this Redis (redis://host:6379/0).",
+)
+@click.option(
+    "--shared-crawl",
+    metavar="NAME",
+    envvar="NEWSARCHIVE_SHARED_CRAWL",
+    help="Name of the shared crawl the workers join (default: news).",
+)
 @now_option
 def crawl(
     urls: tuple[str, ...],
@@ -203,6 +218,8 @@ def crawl(
     spider_args: tuple[str, ...],
     verbose: bool,
     no_progress: bool,
+    redis_url: str | None,
+    shared_crawl: str | None,
     now_text: str | None,
 ) -> None:
     """Crawl URLS (home, section, feed, sitemap or robots.txt) or the due sources of the sources
@@ -214,6 +231,10 @@ def crawl(
             "LOG_LEVEL": "INFO" if verbose else "WARNING",
             "ARCHIVE_PROGRESS": not no_progress and sys.stderr.isatty(),
         }
+        if redis_url:
+            settings_overrides["ARCHIVE_REDIS_URL"] = redis_url
+        if shared_crawl:
+            settings_overrides["ARCHIVE_SHARED_CRAWL"] = shared_crawl
         settings_overrides.update(parse_overrides(overrides))
         arguments = parse_overrides(spider_args)
         if urls:
@@ -293,7 +314,13 @@ def crawl_into_archive(
     """Prepare the archive, run the crawl, print its summary; return the run id."""
     url = normalize_database_url(database_url)
     ensure_current(url)
-    run_id = run_crawl(start_urls, project_settings(url, overrides), **(spider_args or {}))
+    settings = project_settings(url, overrides)
+    if settings.get("ARCHIVE_REDIS_URL"):
+        try:
+            check_shared_crawl(settings)
+        except distributed.SharedCrawlError as exc:
+            raise CliError(str(exc)) from None
+    run_id = run_crawl(start_urls, settings, **(spider_args or {}))
     if run_id is None:
         raise CliError("the crawl did not start: see the log above")
     with open_archive(url) as session:
@@ -790,6 +817,59 @@ def stats(database_url: str) -> None:
             f"{run.articles_updated_count} updated, {run.articles_unchanged_count} unchanged, "
             f"{run.error_count} errors"
         )
+
+
+def check_shared_crawl(settings: Settings) -> None:
+    """Before a worker starts: its settings keep shared state, and its Redis answers."""
+    trial = settings.copy()
+    distributed.configure(trial)
+    distributed.redis_server(trial)
+
+
+@cli.group()
+def shared() -> None:
+    """Look at or reset a crawl shared by several workers through Redis."""
+
+
+def shared_redis(redis_url: str) -> Any:
+    settings = Settings({"REDIS_URL": redis_url, "ARCHIVE_REDIS_URL": redis_url})
+    try:
+        return distributed.redis_server(settings)
+    except distributed.SharedCrawlError as exc:
+        raise CliError(str(exc)) from None
+
+
+redis_option = click.option("--redis", "redis_url", metavar="URL", envvar="NEWSARCHIVE_REDIS_URL",
+                            required=True, help="The Redis of the shared crawl.")  # fmt: skip
+shared_name = click.argument("name", default="news")
+
+
+@shared.command("status")
+@redis_option
+@shared_name
+def shared_status(redis_url: str, name: str) -> None:
+    """Show a shared crawl's frontier: queued, seen and in-flight requests, and its workers."""
+    status = distributed.shared_crawl_status(shared_redis(redis_url), name)
+    out.print(f"shared crawl {name}")
+    out.print(f"queued    {status.queued}")
+    out.print(f"seen      {status.seen}")
+    for worker in status.workers:
+        state = "alive" if worker.alive else "silent"
+        out.print(f"worker    {worker.name} ({state}): {worker.in_flight} in flight")
+
+
+@shared.command("reset")
+@redis_option
+@shared_name
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def shared_reset(redis_url: str, name: str, yes: bool) -> None:
+    """Forget a shared crawl's frontier and seen-set, so that its next start begins afresh.
+    The archive is not touched."""
+    server = shared_redis(redis_url)
+    if not yes:
+        click.confirm(f"forget the frontier and seen-set of shared crawl {name}?", abort=True)
+    distributed.reset_shared_crawl(server, name)
+    err.print(f"shared crawl {name}: reset")
 
 
 def main() -> None:

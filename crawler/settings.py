@@ -43,6 +43,12 @@ ARCHIVE_LEASE_OWNER = ""
 # The time scheduling decisions (due sources, revisits, leases) are made at; empty for the
 # real clock. For tests and replays.
 ARCHIVE_NOW = ""
+# A crawl shared by several processes (crawler.distributed): the Redis of the shared frontier,
+# the shared crawl's name, how long a silent worker keeps its requests, this worker's name.
+ARCHIVE_REDIS_URL = ""
+ARCHIVE_SHARED_CRAWL = "news"
+ARCHIVE_REDIS_LEASE_SECONDS = 60.0
+ARCHIVE_WORKER_NAME = ""
 
 for _name in [name for name in list(globals()) if name.startswith("ARCHIVE_")]:
     _value = os.environ.get("NEWSARCHIVE_" + _name.removeprefix("ARCHIVE_"))

@@ -18,9 +18,11 @@ from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
+from scrapy.settings import BaseSettings
 from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
+from crawler import distributed
 from crawler.classification import classify_page
 from crawler.documents import (
     GZIP_MAGIC,
@@ -75,6 +77,12 @@ def parse_start_urls(value: object) -> list[str]:
 class NewsSpider(Spider):
     name = "news"
     handle_httpstatus_list = RECORDED_STATUSES
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        # With ARCHIVE_REDIS_URL set, this crawl is one worker of a shared crawl.
+        distributed.configure(settings)
 
     def __init__(
         self,

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from datetime import UTC, datetime
 
 import pytest
@@ -105,9 +104,7 @@ def test_storage_pipeline_counts_error_pages(storage_pipeline):
 
 def test_storage_pipeline_records_the_crawl_run(storage_pipeline):
     pipeline, crawler = storage_pipeline
-    store(pipeline, 
-        through_extraction_and_normalization(page(f"/news/{ARTICLES[1].slug}.html"))
-    )
+    store(pipeline, through_extraction_and_normalization(page(f"/news/{ARTICLES[1].slug}.html")))
     pipeline.spider_closed(crawler.spider, "finished")
     with session_scope(pipeline.sessions) as session:
         run = session.scalars(select(CrawlRun)).one()

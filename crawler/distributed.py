@@ -1,0 +1,489 @@
+"""One crawl shared by several crawler processes, through scrapy-redis and Redis.
+
+With `ARCHIVE_REDIS_URL` set, every `newsarchive crawl` (or `scrapy crawl news`) started with
+the same shared-crawl name takes its requests from one frontier in Redis and marks them in one
+seen-set, and all of them write to one archive (PostgreSQL). scrapy-redis supplies the
+frontier and the seen-set; this module closes the gaps it leaves (../shared/reliability-catalog,
+G7, F14, F15, S12):
+
+- A request is *leased*, not destroyed, when a worker takes it: the pop moves it, in one Lua
+  script, from the frontier into that worker's lease hash. The lease is returned (deleted) once
+  the page's item has been through the pipelines, i.e. archived. A worker that dies stops
+  renewing its heartbeat key; after `ARCHIVE_REDIS_LEASE_SECONDS` any other worker puts its
+  leases back in the frontier. So a killed worker loses nothing: its in-flight pages are
+  fetched again by the others (and archived once, since archive writes are upserts).
+- The shared state is kept when a worker stops (`SCHEDULER_PERSIST` is forced on, flushing on
+  start forced off; a crawl started otherwise is refused). A worker that stops returns its
+  leases. Only the last worker of a crawl that ran dry clears the crawl's keys, so that the next
+  scheduled crawl of that name starts afresh; `newsarchive shared reset` clears them by hand.
+- Requests are stored as JSON, never pickled: write access to Redis must not mean code
+  execution. An entry that names a request class or callback that is not the spider's own is
+  rejected and dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+from scrapy import Request, signals
+from scrapy.exceptions import DontCloseSpider
+from scrapy.http import Response
+from scrapy.settings import BaseSettings
+from scrapy.utils.request import request_from_dict
+from scrapy_redis.queue import Base as RedisQueue
+from scrapy_redis.scheduler import Scheduler as RedisScheduler
+from twisted.internet.task import LoopingCall
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+LEASE = "newsarchive_lease"
+KEY_PREFIX = "newsarchive"
+# What a request read from Redis may name: Scrapy's plain request, the spider's own callbacks.
+ALLOWED_REQUEST_CLASSES = {"scrapy.http.request.Request", "scrapy.Request", "scrapy.http.Request"}
+ALLOWED_CALLBACKS = {"parse_start", "parse_robots", "parse_sitemap", "parse_feed", "parse_page"}
+ALLOWED_ERRBACKS = {"on_error"}
+
+
+class SharedCrawlError(ValueError):
+    """A shared crawl cannot start: a setting would lose shared state, or Redis is unreachable."""
+
+
+class RejectedEntry(ValueError):
+    """A frontier entry that is not a request this spider would have made."""
+
+
+# --- the serializer (SCHEDULER_SERIALIZER names this module: it has `dumps` and `loads`) ----
+
+
+def _plain(value: object) -> object:
+    """Turn a request dict into JSON types; bytes, datetimes and bytes-keyed dicts (headers)
+    are tagged so that `loads` gives them back."""
+    if isinstance(value, dict):
+        if all(isinstance(key, str) for key in value):
+            return {key: _plain(item) for key, item in value.items()}
+        return {"__pairs__": [[_plain(key), _plain(item)] for key, item in value.items()]}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, bytes):
+        return {"__bytes__": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, datetime):
+        return {"__datetime__": value.isoformat()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"a shared crawl cannot store a {type(value).__name__} in a request")
+
+
+def _untag(value: dict[str, Any]) -> object:
+    if len(value) == 1:
+        if "__bytes__" in value:
+            return base64.b64decode(value["__bytes__"])
+        if "__datetime__" in value:
+            return datetime.fromisoformat(value["__datetime__"])
+        if "__pairs__" in value:
+            return dict(value["__pairs__"])
+    return value
+
+
+def dumps(obj: object) -> str:
+    """Encode a request dict as JSON."""
+    return json.dumps(_plain(obj), separators=(",", ":"))
+
+
+def loads(data: bytes | str) -> Any:
+    """Decode what `dumps` wrote; never executes anything."""
+    return json.loads(data, object_hook=_untag)
+
+
+def check_entry(obj: object) -> dict[str, Any]:
+    """Return a decoded frontier entry if it is a request this spider would make, or raise."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("url"), str):
+        raise RejectedEntry("not a request")
+    if "_class" in obj and obj["_class"] not in ALLOWED_REQUEST_CLASSES:
+        raise RejectedEntry(f"request class {obj['_class']!r} is not allowed")
+    if obj.get("callback") not in {None, *ALLOWED_CALLBACKS}:
+        raise RejectedEntry(f"callback {obj.get('callback')!r} is not the spider's")
+    if obj.get("errback") not in {None, *ALLOWED_ERRBACKS}:
+        raise RejectedEntry(f"errback {obj.get('errback')!r} is not the spider's")
+    if not obj["url"].startswith(("http://", "https://")):
+        raise RejectedEntry(f"not an http(s) URL: {obj['url'][:100]!r}")
+    return obj
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+def shared_keys(name: str) -> dict[str, str]:
+    """The Redis keys of the shared crawl `name` (scrapy-redis' key templates)."""
+    return {
+        "SCHEDULER_QUEUE_KEY": f"{KEY_PREFIX}:{name}:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{KEY_PREFIX}:{name}:dupefilter",
+    }
+
+
+def configure(settings: BaseSettings) -> None:
+    """Turn a crawl into a worker of the shared crawl, if ARCHIVE_REDIS_URL is set."""
+    redis_url = settings.get("ARCHIVE_REDIS_URL")
+    if not redis_url:
+        return
+    name = settings.get("ARCHIVE_SHARED_CRAWL") or "news"
+    values = {
+        "SCHEDULER": "crawler.distributed.SharedScheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_QUEUE_CLASS": "crawler.distributed.LeasedQueue",
+        "SCHEDULER_SERIALIZER": "crawler.distributed",
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_FLUSH_ON_START": False,
+        "REDIS_URL": redis_url,
+        **shared_keys(name),
+    }
+    for setting, value in values.items():
+        settings.set(setting, value, priority="spider")
+    middlewares = settings.getdict("SPIDER_MIDDLEWARES")
+    middlewares["crawler.distributed.ItemsLastMiddleware"] = 1000
+    settings.set("SPIDER_MIDDLEWARES", middlewares, priority="spider")
+    check_settings(settings)
+
+
+def check_settings(settings: BaseSettings) -> None:
+    """Refuse settings that would let one worker wipe the others' frontier (F15)."""
+    if not settings.getbool("SCHEDULER_PERSIST"):
+        raise SharedCrawlError(
+            "SCHEDULER_PERSIST=False would let the first worker that stops wipe the shared "
+            "frontier of every other worker; a shared crawl keeps it on"
+        )
+    if settings.getbool("SCHEDULER_FLUSH_ON_START"):
+        raise SharedCrawlError(
+            "SCHEDULER_FLUSH_ON_START=True would let each worker that starts wipe the shared "
+            "frontier; use `newsarchive shared reset` to start a shared crawl afresh"
+        )
+    serializer = settings.get("SCHEDULER_SERIALIZER")
+    if serializer != "crawler.distributed":
+        raise SharedCrawlError(
+            f"SCHEDULER_SERIALIZER={serializer!r}: a shared crawl stores requests as JSON only "
+            "(pickle would let anyone who can write to Redis run code in every worker)"
+        )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- the frontier with leases ----------------------------------------------------------------
+
+# Take the request of highest priority and lease it to a worker, in one step.
+POP_AND_LEASE = """
+local entry = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #entry == 0 then return nil end
+redis.call('ZREM', KEYS[1], entry[1])
+redis.call('HSET', KEYS[2], entry[1], entry[2])
+return entry[1]
+"""
+# Put every request leased to a worker back in the frontier, and forget the worker.
+RETURN_LEASES = """
+local leased = redis.call('HGETALL', KEYS[2])
+for i = 1, #leased, 2 do
+  redis.call('ZADD', KEYS[1], leased[i + 1], leased[i])
+end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return #leased / 2
+"""
+
+
+class LeasedQueue(RedisQueue):  # type: ignore[misc]
+    """scrapy-redis' priority queue, with requests leased to workers instead of popped."""
+
+    server: Redis
+    key: str
+
+    def __init__(self, server: Redis, spider: Spider, key: str, serializer: Any = None) -> None:
+        super().__init__(server, spider, key, serializer)
+        self.worker = spider.settings.get("ARCHIVE_WORKER_NAME") or worker_name()
+        self.lease_ms = int(spider.settings.getfloat("ARCHIVE_REDIS_LEASE_SECONDS", 60) * 1000)
+        self.workers_key = f"{self.key}:workers"
+        self._pop = server.register_script(POP_AND_LEASE)
+        self._return = server.register_script(RETURN_LEASES)
+
+    def leases_key(self, worker: str) -> str:
+        return f"{self.key}:leases:{worker}"
+
+    def alive_key(self, worker: str) -> str:
+        return f"{self.key}:alive:{worker}"
+
+    def __len__(self) -> int:
+        return int(self.server.zcard(self.key))
+
+    def push(self, request: Request) -> None:
+        # A request that comes back (a retry, a redirect) returns its lease once it is queued.
+        lease = request.meta.pop(LEASE, None)
+        self.server.zadd(self.key, {self._encode_request(request): -request.priority})
+        if lease is not None:
+            self.ack(lease)
+
+    def pop(self, timeout: int = 0) -> Request | None:
+        data = self._pop(keys=[self.key, self.leases_key(self.worker)])
+        if data is None:
+            return None
+        try:
+            request = self._decode_request(data)
+        except (RejectedEntry, ValueError, KeyError, TypeError, AttributeError) as exc:
+            logger.error("rejected a frontier entry of %s: %s", self.key, exc)
+            self.ack(data)
+            return None
+        request.meta[LEASE] = data
+        return request
+
+    def _decode_request(self, encoded_request: bytes) -> Request:
+        obj = check_entry(self.serializer.loads(encoded_request))
+        return request_from_dict(obj, spider=self.spider)
+
+    def ack(self, lease: bytes | str) -> None:
+        """The leased request is done: forget it."""
+        self.server.hdel(self.leases_key(self.worker), lease)
+
+    def heartbeat(self) -> None:
+        """Tell the other workers this one is alive for one more lease period."""
+        self.server.set(self.alive_key(self.worker), b"1", px=self.lease_ms)
+        self.server.sadd(self.workers_key, self.worker)
+
+    def reap(self) -> int:
+        """Put the leases of workers that stopped renewing theirs back in the frontier."""
+        returned = 0
+        for member in self.server.smembers(self.workers_key):
+            worker = _text(member)
+            if worker == self.worker or self.server.exists(self.alive_key(worker)):
+                continue
+            count = int(self._return(keys=[self.key, self.leases_key(worker), self.workers_key],
+                                     args=[worker]))  # fmt: skip
+            if count:
+                logger.warning("worker %s is gone: %d of its requests are queued again",
+                               worker, count)  # fmt: skip
+            returned += count
+        return returned
+
+    def release(self) -> int:
+        """This worker stops: its leases go back to the frontier, and it leaves."""
+        count = int(self._return(keys=[self.key, self.leases_key(self.worker), self.workers_key],
+                                 args=[self.worker]))  # fmt: skip
+        self.server.delete(self.alive_key(self.worker))
+        return count
+
+    def forget_own_leases(self) -> None:
+        """Nothing is in flight in this worker: any lease still held is done."""
+        self.server.delete(self.leases_key(self.worker))
+
+    def others_busy(self) -> bool:
+        """Tell whether another worker is alive and holds leases (it may queue more)."""
+        for member in self.server.smembers(self.workers_key):
+            worker = _text(member)
+            if worker != self.worker and self.server.hlen(self.leases_key(worker)):
+                return True
+        return False
+
+    def other_workers(self) -> int:
+        return sum(
+            1 for member in self.server.smembers(self.workers_key) if (_text(member)) != self.worker
+        )
+
+    def clear(self) -> None:
+        """Forget the whole frontier: requests, leases, workers."""
+        self.server.delete(*frontier_keys(self.server, self.key))
+
+
+class SharedScheduler(RedisScheduler):  # type: ignore[misc]
+    """scrapy-redis' scheduler, refusing settings that lose shared state, with the leases of
+    LeasedQueue kept alive, returned and reaped."""
+
+    queue: LeasedQueue
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        check_settings(crawler.settings)
+        scheduler: Self = super().from_crawler(crawler)
+        scheduler.crawler = crawler
+        for handler, signal in (
+            (scheduler.item_done, signals.item_scraped),
+            (scheduler.item_done, signals.item_dropped),
+            (scheduler.item_done, signals.item_error),
+            (scheduler.request_dropped, signals.request_dropped),
+            (scheduler.spider_idle, signals.spider_idle),
+        ):
+            crawler.signals.connect(handler, signal=signal)
+        return scheduler
+
+    def open(self, spider: Spider) -> None:
+        super().open(spider)
+        self.queue.heartbeat()
+        self.queue.reap()
+        self.beat = LoopingCall(self._beat)
+        self.beat.start(self.queue.lease_ms / 3000, now=False)
+
+    def _beat(self) -> None:
+        try:
+            self.queue.heartbeat()
+            self.queue.reap()
+        except Exception:  # Redis unreachable for a moment: the next beat tries again
+            logger.exception("cannot renew this worker's leases in Redis")
+
+    def close(self, reason: str) -> None:
+        if self.beat.running:
+            self.beat.stop()
+        returned = self.queue.release()
+        if returned:
+            logger.info("returned %d requests to the shared frontier", returned)
+        if reason == "finished" and not len(self.queue) and not self.queue.other_workers():
+            # The crawl ran dry and this was its last worker: the next one starts afresh.
+            self.flush()
+        super().close(reason)
+
+    # scrapy-redis' own versions pass `spider` to the stats, which Scrapy 2.13+ deprecates.
+    def enqueue_request(self, request: Request) -> bool:
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        self.stats.inc_value("scheduler/enqueued/redis")
+        self.queue.push(request)
+        return True
+
+    def next_request(self) -> Request | None:
+        request = self.queue.pop()
+        if request is not None:
+            self.stats.inc_value("scheduler/dequeued/redis")
+        return request
+
+    def item_done(self, response: Response | Any = None, **_: Any) -> None:
+        request = getattr(response, "request", None)
+        lease = request.meta.get(LEASE) if request is not None else None
+        if lease is not None:
+            self.queue.ack(lease)
+
+    def request_dropped(self, request: Request, **_: Any) -> None:
+        lease = request.meta.pop(LEASE, None)
+        if lease is not None:
+            self.queue.ack(lease)
+
+    def spider_idle(self, **_: Any) -> None:
+        # Nothing is in flight here; wait while another worker may still queue requests.
+        self.queue.forget_own_leases()
+        self.queue.reap()
+        if len(self.queue) or self.queue.others_busy():
+            raise DontCloseSpider
+
+
+class ItemsLastMiddleware:
+    """Pass a callback's requests on before its item, so that once the item is archived (and
+    the page's lease returned) everything the page led to is already in the shared frontier."""
+
+    async def process_spider_output_async(
+        self, response: Response, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        held: list[Any] = []
+        async for output in result:
+            if isinstance(output, Request):
+                yield output
+            else:
+                held.append(output)
+        for item in held:
+            yield item
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
+        held: list[Any] = []
+        for output in result:
+            if isinstance(output, Request):
+                yield output
+            else:
+                held.append(output)
+        yield from held
+
+
+def frontier_keys(server: Redis, queue_key: str) -> list[Any]:
+    """Every key of a shared frontier: its requests, workers, leases and heartbeats."""
+    return [
+        queue_key,
+        f"{queue_key}:workers",
+        *server.scan_iter(f"{queue_key}:leases:*"),
+        *server.scan_iter(f"{queue_key}:alive:*"),
+    ]
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    name: str
+    alive: bool
+    in_flight: int
+
+
+@dataclass(frozen=True)
+class SharedCrawlStatus:
+    queued: int
+    seen: int
+    workers: list[WorkerStatus]
+
+
+def shared_crawl_status(server: Redis, name: str) -> SharedCrawlStatus:
+    keys = shared_keys(name)
+    queue_key = keys["SCHEDULER_QUEUE_KEY"]
+    workers = sorted(_text(member) for member in server.smembers(f"{queue_key}:workers"))
+    return SharedCrawlStatus(
+        queued=int(server.zcard(queue_key)),
+        seen=int(server.scard(keys["SCHEDULER_DUPEFILTER_KEY"])),
+        workers=[
+            WorkerStatus(
+                name=worker,
+                alive=bool(server.exists(f"{queue_key}:alive:{worker}")),
+                in_flight=int(server.hlen(f"{queue_key}:leases:{worker}")),
+            )
+            for worker in workers
+        ],
+    )
+
+
+def reset_shared_crawl(server: Redis, name: str) -> None:
+    """Forget a shared crawl's frontier and seen-set (the archive is not touched)."""
+    keys = shared_keys(name)
+    server.delete(
+        keys["SCHEDULER_DUPEFILTER_KEY"], *frontier_keys(server, keys["SCHEDULER_QUEUE_KEY"])
+    )
+
+
+def redis_url_for_display(url: str) -> str:
+    """The Redis URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
+def redis_server(settings: BaseSettings) -> Redis:
+    """Connect to the shared crawl's Redis, or raise SharedCrawlError with one line."""
+    from redis.exceptions import RedisError
+    from scrapy_redis import connection
+
+    try:
+        server: Redis = connection.from_settings(settings)
+        server.ping()
+    except RedisError as exc:
+        raise SharedCrawlError(
+            f"redis: cannot reach {redis_url_for_display(settings.get('ARCHIVE_REDIS_URL'))}: {exc}"
+        ) from None
+    return server

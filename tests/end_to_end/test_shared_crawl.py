@@ -1,0 +1,185 @@
+"""Several workers share one crawl through scrapy-redis and one PostgreSQL archive (the real
+Redis and PostgreSQL servers): every article archived exactly once, a killed worker loses
+nothing, a stopping worker leaves the others' frontier alone, and Redis holds no pickles."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+
+from crawler import distributed
+from tests.support.commands import LOCAL_SITE_OPTIONS, TIMEOUT_SECONDS, newsarchive
+from tests.support.news_farm import serve_news_farm
+
+pytestmark = [pytest.mark.end_to_end, pytest.mark.postgresql]
+
+REDIS_URL = os.environ.get("ARCHIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+ARTICLES = 90
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    server = Redis.from_url(REDIS_URL)
+    try:
+        server.ping()
+    except RedisError as exc:
+        message = f"Redis test server {REDIS_URL} does not answer: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def shared_name(redis: Redis) -> Iterator[str]:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    yield name
+    distributed.reset_shared_crawl(redis, name)
+
+
+@pytest.fixture
+def archive(postgresql_template) -> Iterator[str]:
+    with postgresql_template.clone() as url:
+        yield url
+
+
+def worker_command(
+    base_url: str, database_url: str, name: str, worker: str, *extra: str
+) -> list[str]:
+    return [sys.executable, "-m", "crawler", "crawl", f"{base_url}/", "--db", database_url,
+            "--no-progress", "--redis", REDIS_URL, "--shared-crawl", name, *LOCAL_SITE_OPTIONS,
+            "-s", f"ARCHIVE_WORKER_NAME={worker}", "-s", "ARCHIVE_REDIS_LEASE_SECONDS=2",
+            *extra]  # fmt: skip
+
+
+def start_worker(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        worker_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def archived_urls(database_url: str) -> list[str]:
+    lines = newsarchive("export", "--db", database_url).stdout.splitlines()
+    return [json.loads(line)["url"] for line in lines]
+
+
+def finish(worker: subprocess.Popen[str]) -> str:
+    _, stderr = worker.communicate(timeout=TIMEOUT_SECONDS)
+    assert worker.returncode == 0, stderr[-3000:]
+    assert "Traceback" not in stderr
+    return stderr
+
+
+def test_three_workers_archive_every_article_once_even_when_one_is_killed(
+    archive, redis, shared_name
+):
+    with serve_news_farm(ARTICLES) as site:
+        site.hold_articles_after = 30  # later article requests wait: in flight in every worker
+        workers = [
+            start_worker(site.farm.base_url, archive, shared_name, f"w{n}") for n in range(3)
+        ]
+        try:
+            assert site.wait_for_article_requests(36), "the workers never got going"
+            queue_key = distributed.shared_keys(shared_name)["SCHEDULER_QUEUE_KEY"]
+            in_flight = [redis.hlen(f"{queue_key}:leases:w{n}") for n in range(3)]
+            victim = in_flight.index(max(in_flight))
+            assert in_flight[victim] > 0  # the worker about to die holds requests
+            os.kill(workers[victim].pid, signal.SIGKILL)
+            workers[victim].communicate(timeout=60)
+        finally:
+            site.hold_articles_after = None
+            site.release.set()
+        for worker in workers:
+            if worker is not workers[victim]:
+                finish(worker)
+        requested = {path for path in site.requests if "/story-" in path}
+        assert requested == set(site.farm.article_paths())
+
+    urls = archived_urls(archive)
+    assert len(urls) == ARTICLES  # every article...
+    assert len(set(urls)) == ARTICLES  # ...exactly once
+    # The crawl ran dry: its last worker cleared the shared frontier for the next crawl.
+    status = distributed.shared_crawl_status(redis, shared_name)
+    assert (status.queued, status.seen, status.workers) == (0, 0, [])
+
+
+def test_a_stopping_worker_leaves_the_shared_frontier_to_the_others(archive, redis, shared_name):
+    with serve_news_farm(ARTICLES) as site:
+        # A worker told to stop after 15 pages ends early, with requests still queued...
+        first = start_worker(site.farm.base_url, archive, shared_name, "early",
+                             "-s", "CLOSESPIDER_PAGECOUNT=15")  # fmt: skip
+        first.communicate(timeout=TIMEOUT_SECONDS)
+        status = distributed.shared_crawl_status(redis, shared_name)
+        assert status.queued > 0  # ...which it neither flushed nor took with it
+        assert status.seen > status.queued
+        archived_early = {urlsplit(url).path for url in archived_urls(archive)}
+        assert 0 < len(archived_early) < ARTICLES
+        # A worker started later carries the same crawl on to the end, without a second
+        # fetch of what the first one archived.
+        finish(start_worker(site.farm.base_url, archive, shared_name, "late"))
+        assert all(site.requests[path] == 1 for path in archived_early)
+
+    assert sorted(archived_urls(archive)) == sorted(set(archived_urls(archive)))
+    assert len(archived_urls(archive)) == ARTICLES
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("SCHEDULER_PERSIST=False", "SCHEDULER_PERSIST=False would let the first worker"),
+        ("SCHEDULER_FLUSH_ON_START=True", "SCHEDULER_FLUSH_ON_START=True would let each worker"),
+        ("SCHEDULER_SERIALIZER=scrapy_redis.picklecompat", "stores requests as JSON only"),
+    ],
+)
+def test_settings_that_would_lose_shared_state_are_refused(
+    archive, redis, shared_name, setting, message
+):
+    refused = newsarchive(*worker_command("http://127.0.0.1:9", archive, shared_name, "w",
+                                          "-s", setting)[3:], check=False)  # fmt: skip
+    assert refused.returncode == 1
+    assert message in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_an_unreachable_redis_stops_the_worker_with_one_line(archive, tmp_path: Path):
+    refused = newsarchive("crawl", "http://127.0.0.1:9/", "--db", archive,
+                          "--redis", "redis://user:secret@127.0.0.1:9/0", check=False)  # fmt: skip
+    assert refused.returncode == 1
+    assert "redis: cannot reach redis://user:***@127.0.0.1:9/0" in refused.stderr
+    assert "secret" not in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_poisoned_frontier_entry_is_rejected_not_run(archive, redis, shared_name, tmp_path):
+    """S12: whoever can write to Redis cannot make a worker run code or fetch what it would
+    not: a pickle, a foreign request class, a foreign callback, a file:// URL are dropped."""
+    canary = tmp_path / "canary"
+    queue_key = distributed.shared_keys(shared_name)["SCHEDULER_QUEUE_KEY"]
+    pickled = (
+        b"\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x8c\x06system\x93"
+        + f"touch {canary}".encode()
+    )
+    poisoned = [
+        pickled,
+        json.dumps({"url": "http://127.0.0.1:9/", "_class": "os.system"}),
+        json.dumps({"url": "http://127.0.0.1:9/", "callback": "__init__"}),
+        json.dumps({"url": f"file://{canary}"}),
+    ]
+    with serve_news_farm(5) as site:
+        redis.zadd(queue_key, dict.fromkeys(poisoned, -100))
+        stderr = finish(start_worker(site.farm.base_url, archive, shared_name, "w"))
+    assert stderr.count("rejected a frontier entry") == len(poisoned)
+    assert not canary.exists()
+    assert len(archived_urls(archive)) == 5
