@@ -186,8 +186,9 @@ class PrivateAddressMiddleware:
     databases and caches that a hostile feed must not reach). Every request goes through it,
     redirects included, so a public URL that redirects inward is refused at the redirect.
 
-    The check resolves the host before Scrapy connects; a DNS answer that changes between the
-    two (DNS rebinding) is not caught here.
+    The check resolves the host before Scrapy connects; crawler.resolver checks again the
+    address actually connected to, so a DNS answer that changes in between (DNS rebinding) is
+    refused too.
     """
 
     def __init__(self, *, allow_private: bool) -> None:

@@ -76,6 +76,8 @@ DEPTH_LIMIT = 25
 # Only http and https: Scrapy's file, data, ftp and s3 handlers would let a feed entry read
 # local files (file://) or reach other services.
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+# Refuses non-public addresses when connecting too, whatever the DNS said before (rebinding).
+DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"
 
 # --- stages ----------------------------------------------------------------------------------
 ITEM_PIPELINES = {

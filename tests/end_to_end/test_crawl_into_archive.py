@@ -346,3 +346,24 @@ def test_private_addresses_are_refused_unless_allowed(news_site_server, tmp_path
         "RefusedAddress" in (error or "") and "non-public address" in (error or "")
         for error in errors
     )
+
+
+def test_the_address_connected_to_is_checked_too(news_site_server, tmp_path):
+    """S07, DNS rebinding: with the check before each request taken away, the resolver still
+    refuses the loopback address `localhost` gives, at the moment of connecting."""
+    site = news_site_server.site.base_url.replace("127.0.0.1", "localhost")
+    without_precheck = json.dumps(
+        {"crawler.middlewares.PrivateAddressMiddleware": None,
+         "crawler.middlewares.RobotsPolicyMiddleware": None}
+    )  # fmt: skip
+    options = ["-s", f"DOWNLOADER_MIDDLEWARES={without_precheck}", "-s", "RETRY_TIMES=0",
+               "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"]  # fmt: skip
+    refused = newsarchive("crawl", f"{site}/", "--db", f"sqlite:///{tmp_path / 'a.db'}", *options)
+    assert news_site_server.request_log == []
+    assert "localhost resolves to the non-public address 127.0.0.1: refused at connect time" in (
+        refused.stderr
+    )
+    # The same crawl, allowed private addresses, reaches the site: the resolver refused it.
+    newsarchive("crawl", f"{site}/", "--db", f"sqlite:///{tmp_path / 'b.db'}", *options,
+                "-s", "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=1", "-s", "CLOSESPIDER_PAGECOUNT=1", check=False)  # fmt: skip
+    assert "/" in news_site_server.request_log
