@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
@@ -30,7 +32,7 @@ from scrapy.utils.misc import build_from_crawler
 from sqlalchemy import select
 from twisted.internet.defer import Deferred
 
-from crawler.normalization import canonical_url
+from crawler.normalization import canonical_url, site_host
 from crawler.sources import parse_duration
 from storage.database import make_engine, make_session_factory, session_scope
 from storage.models import Article
@@ -329,3 +331,78 @@ def retry_after_seconds(value: bytes | None, *, now: datetime) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - now).total_seconds())
+
+
+class SpiderTrapMiddleware:
+    """Keep endless URL spaces from eating a run (../shared/reliability-catalog.md, H05, H06).
+
+    Before a request is queued: a path that repeats a segment 3 times (`/a/a/a/`, the mark of a
+    relative-link bug) or has more than 20 segments is dropped with a reason; session IDs are
+    already gone from the URLs the spider makes (crawler.normalization.strip_tracking); and no
+    site gets more than ARCHIVE_MAX_PAGES_PER_SITE requests per run, so an endless calendar or
+    pagination ends there: the site is reported as a suspected trap and the rest waits for the
+    next run. DEPTH_LIMIT and URLLENGTH_LIMIT bound the rest.
+    """
+
+    MAX_SEGMENT_REPEATS = 3
+    MAX_SEGMENTS = 20
+
+    def __init__(self, *, max_pages_per_site: int, stats: StatsCollector) -> None:
+        self.max_pages_per_site = max_pages_per_site
+        self.stats = stats
+        self.requested: Counter[str] = Counter()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None  # noqa: S101 - Scrapy always provides one
+        return cls(
+            max_pages_per_site=crawler.settings.getint("ARCHIVE_MAX_PAGES_PER_SITE", 20000),
+            stats=crawler.stats,
+        )
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
+        for output in result:
+            if not isinstance(output, Request) or self.admit(output):
+                yield output
+
+    async def process_spider_output_async(
+        self, response: Response, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        async for output in result:
+            if not isinstance(output, Request) or self.admit(output):
+                yield output
+
+    def admit(self, request: Request) -> bool:
+        reason = trap_reason(request.url, self.MAX_SEGMENT_REPEATS, self.MAX_SEGMENTS)
+        if reason is not None:
+            logger.debug("not queued: %s: %s", request.url, reason)
+            self.stats.inc_value(f"archive/trap_filtered/{reason.split(':')[0]}")
+            return False
+        host = site_host(request.url)
+        self.requested[host] += 1
+        if self.requested[host] <= self.max_pages_per_site:
+            return True
+        if self.requested[host] == self.max_pages_per_site + 1:
+            logger.warning(
+                "%s: %d pages queued in this run, the most a site may have "
+                "(ARCHIVE_MAX_PAGES_PER_SITE): a spider trap? the rest waits for the next run",
+                host,
+                self.max_pages_per_site,
+            )
+            suspected = self.stats.get_value("archive/trap_suspected") or ""
+            self.stats.set_value(
+                "archive/trap_suspected", ",".join(filter(None, [suspected, host]))
+            )
+        self.stats.inc_value("archive/trap_filtered/site_budget")
+        return False
+
+
+def trap_reason(url: str, max_repeats: int, max_segments: int) -> str | None:
+    """Say why a URL looks like a spider trap's, or None."""
+    segments = [segment for segment in urlsplit(url).path.split("/") if segment]
+    if len(segments) > max_segments:
+        return f"path_depth: more than {max_segments} path segments"
+    repeated = Counter(segments).most_common(1)
+    if repeated and repeated[0][1] >= max_repeats:
+        return f"path_repeats: {repeated[0][0]!r} {repeated[0][1]} times in the path"
+    return None

@@ -49,6 +49,11 @@ DATE_TOKEN = re.compile(
 )
 NUMERIC_DATE = re.compile(r"(?<![\d./-])(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})(?![\d./-])")
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+# Session IDs in URLs, as Nutch's and Heritrix's default URL normalizers strip them.
+SESSION_PARAMETERS = frozenset({"jsessionid", "phpsessid", "cfid", "cftoken", "zenid", "oscsid"})
+TOKEN_SESSION_PARAMETERS = frozenset({"sid", "sessionid", "session_id", "session", "sess"})
+SESSION_TOKEN = re.compile(r"[0-9A-Za-z_-]{16,}")
+SESSION_PATH_PARAMETER = re.compile(r";(?:jsessionid|phpsessid|sid)=[^/;?]*", re.IGNORECASE)
 
 
 def is_tracking_parameter(name: str) -> bool:
@@ -57,15 +62,26 @@ def is_tracking_parameter(name: str) -> bool:
     return lowered in TRACKING_PARAMETERS or lowered.startswith(TRACKING_PREFIXES)
 
 
+def is_session_parameter(name: str, value: str) -> bool:
+    """Tell whether a query parameter carries a session ID (a spider trap: every link of a page
+    is new to the crawler). Named ones always; `sid` and the like when the value is a token."""
+    lowered = name.lower()
+    if lowered in SESSION_PARAMETERS or lowered.startswith("aspsessionid"):
+        return True
+    return lowered in TOKEN_SESSION_PARAMETERS and SESSION_TOKEN.fullmatch(value) is not None
+
+
 def strip_tracking(url: str) -> str:
-    """Return `url` without tracking query parameters and without its fragment."""
+    """Return `url` without tracking and session query parameters (and `;jsessionid=` path
+    parameters), and without its fragment."""
     parts = urlsplit(url)
     query = [
         (name, value)
         for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not is_tracking_parameter(name)
+        if not is_tracking_parameter(name) and not is_session_parameter(name, value)
     ]
-    return urlunsplit(parts._replace(query=urlencode(query, doseq=True), fragment=""))
+    path = SESSION_PATH_PARAMETER.sub("", parts.path)
+    return urlunsplit(parts._replace(path=path, query=urlencode(query, doseq=True), fragment=""))
 
 
 def canonical_url(url: str) -> str:

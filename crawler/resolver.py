@@ -8,8 +8,8 @@ very address that would have been used (../shared/reliability-catalog.md, S07).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Self
 
 from scrapy.resolver import CachingThreadedResolver
@@ -36,7 +36,7 @@ class PublicAddressResolver(CachingThreadedResolver):
         resolver.allow_private = crawler.settings.getbool("ARCHIVE_ALLOW_PRIVATE_ADDRESSES")
         return resolver
 
-    def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:  # noqa: N802
+    def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:
         resolved = super().getHostByName(name, timeout)
         if not self.allow_private:
             resolved.addCallback(self._refuse_private, name)

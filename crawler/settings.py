@@ -32,6 +32,8 @@ ARCHIVE_MAX_CRAWL_DELAY = 60.0
 ARCHIVE_MAX_RETRY_AFTER = 300.0
 ARCHIVE_SQLITE_BUSY_TIMEOUT = 30.0
 ARCHIVE_STORAGE_RETRY_SECONDS = 60.0
+# The most requests one site gets in one run: an endless calendar or pagination stops there.
+ARCHIVE_MAX_PAGES_PER_SITE = 20000
 # Off: hosts on private, loopback and link-local addresses are refused (the demo and the tests,
 # which crawl 127.0.0.1, turn it on).
 ARCHIVE_ALLOW_PRIVATE_ADDRESSES = False
@@ -77,7 +79,7 @@ DEPTH_LIMIT = 25
 # local files (file://) or reach other services.
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
 # Refuses non-public addresses when connecting too, whatever the DNS said before (rebinding).
-DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"
+TWISTED_DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"
 
 # --- stages ----------------------------------------------------------------------------------
 ITEM_PIPELINES = {
@@ -90,6 +92,7 @@ EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
     "crawler.leases.SourceLeaseExtension": 510,
 }
+SPIDER_MIDDLEWARES = {"crawler.middlewares.SpiderTrapMiddleware": 550}
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.PrivateAddressMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,

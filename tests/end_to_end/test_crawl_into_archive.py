@@ -365,5 +365,6 @@ def test_the_address_connected_to_is_checked_too(news_site_server, tmp_path):
     )
     # The same crawl, allowed private addresses, reaches the site: the resolver refused it.
     newsarchive("crawl", f"{site}/", "--db", f"sqlite:///{tmp_path / 'b.db'}", *options,
-                "-s", "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=1", "-s", "CLOSESPIDER_PAGECOUNT=1", check=False)  # fmt: skip
+                "-s", "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=1", "-s", "CLOSESPIDER_PAGECOUNT=1",
+                check=False)  # fmt: skip
     assert "/" in news_site_server.request_log

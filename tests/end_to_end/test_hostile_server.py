@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import uuid
 
 import pytest
 
-from tests.support.commands import crawl_local_site, newsarchive
+from tests.support.commands import LOCAL_SITE_OPTIONS, crawl_local_site, newsarchive
 from tests.support.hostile_server import Route, serve_hostile_site
 from tests.support.site_server import ARTICLES
 
@@ -89,3 +90,68 @@ def test_a_retry_after_beyond_the_cap_is_left_to_a_later_run(tmp_path):
         assert server.paths().count(article) == 1
     (run,) = json.loads(newsarchive("runs", "--db", database_url, "--format", "json").stdout)
     assert run["errors_by_kind"] == {"HTTP 503": 1}
+
+
+def calendar_page(path: str) -> bytes:
+    """An endless calendar: each month links the next and previous month and the next year,
+    past month 12 and forever."""
+    year, month = (int(part) for part in path.strip("/").split("/")[1:3])
+    links = [(year, month + 1), (year, month - 1), (year + 1, month)]
+    items = "".join(f'<h3><a href="/calendar/{y}/{m}/">{y}-{m}</a></h3>' for y, m in links)
+    return f"<html><body><h1>Events {year}-{month}</h1>{items}</body></html>".encode()
+
+
+def session_page(path: str) -> bytes:
+    """Every visit hands out new links, each with a fresh session ID."""
+    token = uuid.uuid4().hex
+    links = "".join(
+        f'<h3><a href="/session/list?page={n}&PHPSESSID={token}">page {n}</a></h3>'
+        f'<h3><a href="/session/list;jsessionid={token}?page={n}">page {n}</a></h3>'
+        f'<h3><a href="/session/list?page={n}&sid={token}">page {n}</a></h3>'
+        for n in range(3)
+    )
+    return f"<html><body><h1>Session</h1>{links}</body></html>".encode()
+
+
+def growing_path_page(path: str) -> bytes:
+    """A relative-link bug: every page links `more/`, one level deeper each time."""
+    return (
+        b'<html><body><h1>Deeper</h1><h3><a href="more/">more</a></h3>'
+        b'<h3><a href="more/x/">x</a></h3><h3><a href="more/y/">y</a></h3></body></html>'
+    )
+
+
+def test_spider_traps_end_in_bounded_requests_and_are_reported(tmp_path):
+    """H05, H06: an endless calendar, session IDs and an ever-deeper path take a bounded
+    number of requests; the good articles are archived and the site is named as a trap."""
+    good = [f"/news/{article.slug}.html" for article in ARTICLES[:3]]
+    start = "".join(f'<h3><a href="{path}">{path}</a></h3>' for path in good)
+    start += '<h3><a href="/calendar/2024/1/">calendar</a></h3>'
+    start += '<h3><a href="/session/list?page=0">session</a></h3>'
+    start += '<h3><a href="/deep/">deep</a></h3>'
+    routes = {
+        START: Route(body=f"<html><body><h1>Start</h1>{start}</body></html>".encode(),
+                     content_type="text/html"),
+        "/calendar/*": Route(page=calendar_page, content_type="text/html"),
+        "/session/*": Route(page=session_page, content_type="text/html"),
+        "/deep/*": Route(page=growing_path_page, content_type="text/html"),
+    }  # fmt: skip
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_hostile_site(routes) as server:
+        options = [*LOCAL_SITE_OPTIONS, "-s", "ARCHIVE_MAX_PAGES_PER_SITE=150"]
+        result = newsarchive("crawl", server.base_url + START, "--db", database_url, *options)
+        paths = [path for _, path in server.log]
+    calendar = [path for path in paths if path.startswith("/calendar/")]
+    session = [path for path in paths if path.startswith("/session/")]
+    deep = [path for path in paths if path.startswith("/deep/")]
+    assert len(calendar) <= 150  # the site's budget for the run
+    assert len(session) == 3  # one page per `page`, whatever the session ID
+    assert all("PHPSESSID" not in path and "jsessionid" not in path and "sid=" not in path
+               for path in session)  # fmt: skip
+    assert max(path.count("/more") for path in deep) == 2  # a third `more` is never queued
+    assert all(path.count("/x/") <= 2 and path.count("/y/") <= 2 for path in deep)
+    assert len(deep) < 40  # finite: every mix of more, x and y with none three times
+    assert "127.0.0.1: 150 pages queued in this run" in result.stderr
+    assert "a spider trap?" in result.stderr
+    exported = newsarchive("export", "--db", database_url).stdout.splitlines()
+    assert len(exported) == len(ARTICLES)  # the site's own articles, from its sitemaps too

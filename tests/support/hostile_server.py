@@ -7,9 +7,9 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from crawler.demo.site import DemoSite
@@ -28,6 +28,8 @@ class Route:
     declared_length: int | None = None  # a Content-Length that is not the body's
     times: int | None = None  # answer like this only the first `times` requests...
     then: Route | None = None  # ...and like this (or as the sample site) afterwards
+    # A body made from the requested path (for routes given as a prefix: "/calendar/*").
+    page: Callable[[str], bytes] | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -37,7 +39,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.log.append((time.monotonic(), self.path))
         path = self.path.split("?")[0]
-        route = self.server.routes.get(path)
+        route = self.server.routes.get(path) or next(
+            (r for key, r in self.server.routes.items()
+             if key.endswith("*") and path.startswith(key[:-1])),
+            None,
+        )  # fmt: skip
+        if route is not None and route.page is not None:
+            route = replace(route, body=route.page(self.path), page=None)
         served = self.server.counts.get(path, 0)
         self.server.counts[path] = served + 1
         if route is not None and route.times is not None and served >= route.times:
