@@ -85,6 +85,12 @@ class CliError(click.ClickException):
     """An error the user can fix: printed as one line, exit status 1."""
 
 
+class DiskFull(CliError):
+    """The archive's disk is full: free space and run the crawl again."""
+
+    exit_code = 5
+
+
 def database_option(function: F) -> F:
     return click.option(
         "--db",
@@ -331,7 +337,10 @@ def crawl_into_archive(
             for warning in row.warnings:
                 err.print(f"warning: {row.site.host}: {warning}; has the site changed its layout?")
         if run.status != "finished":
-            raise CliError(f"crawl {run.id} ended early: {run.finish_reason}")
+            message = f"crawl {run.id} ended early: {run.finish_reason}"
+            if (run.finish_reason or "").startswith("disk full"):
+                raise DiskFull(message)
+            raise CliError(message)
     return run_id
 
 
@@ -738,9 +747,10 @@ def find_article(session: Session, reference: str) -> Article | None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="File to write (default: standard output).",
 )
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 def export(
     database_url: str, site: str | None, since: str | None, until: str | None,
-    output_format: str, output: Path | None,
+    output_format: str, output: Path | None, force: bool,
 ) -> None:  # fmt: skip
     """Export articles, one record each, as JSON Lines or CSV."""
     filters = article_filter(site, since, until)
@@ -752,6 +762,10 @@ def export(
             return
         if not output.parent.is_dir():
             raise CliError(f"cannot write {output}: folder {output.parent} does not exist")
+        if output.is_symlink():
+            raise CliError(f"cannot write {output}: it is a symbolic link, not followed")
+        if output.exists() and not force:
+            raise CliError(f"cannot write {output}: it exists (--force replaces it)")
         partial = output.with_name(f".{output.name}.partial")
         try:
             with partial.open("w", encoding="utf-8", newline="") as handle:

@@ -11,7 +11,8 @@ class StorageUnavailable(DropItem):
     the page is not archived, the crawl stops, and a later run fetches it again."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, log_level="ERROR")
+        # DEBUG: the pipeline has said it once, in one line; Scrapy would add the whole item.
+        super().__init__(message, log_level="DEBUG")
 
 
 class NotAnArticle(DropItem):

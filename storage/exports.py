@@ -87,8 +87,20 @@ def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
     return count
 
 
+# A cell starting with one of these is a formula to spreadsheet programs (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Prefix text a spreadsheet would run as a formula with `'` (OWASP's advice)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
-    """Write a CSV with a header row; list fields are JSON-encoded. Return the row count."""
+    """Write a CSV with a header row; list fields are JSON-encoded, and text cells that a
+    spreadsheet would read as a formula are prefixed with `'`. Return the row count."""
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
     writer.writeheader()
     count = 0
@@ -96,6 +108,6 @@ def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
         row = dict(record)
         for name in LIST_FIELDS:
             row[name] = json.dumps(row[name], ensure_ascii=False)
-        writer.writerow(row)
+        writer.writerow({name: spreadsheet_safe(value) for name, value in row.items()})
         count += 1
     return count

@@ -15,7 +15,9 @@ from crawler.spiders.news import NewsSpider
 
 def spider() -> NewsSpider:
     crawler = get_crawler(NewsSpider)
-    return crawler._create_spider(start_urls="http://news.example/")
+    news = crawler._create_spider(start_urls="http://news.example/")
+    assert isinstance(news, NewsSpider)
+    return news
 
 
 def test_a_request_round_trips_through_json():

@@ -160,6 +160,16 @@ def test_query_commands_on_a_crawled_archive(news_site, tmp_path):
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
     assert len(rows) == len(ARTICLES)
     assert json.loads(rows[0]["banners"])[0]["kind"] in {"alert", "cookie", "newsletter", "ticker"}
+    again = newsarchive("export", "--db", database_url, "--format", "csv", "-o", str(csv_path),
+                        check=False)  # fmt: skip
+    assert again.returncode == 1
+    assert "exists (--force replaces it)" in again.stderr
+    newsarchive("export", "--db", database_url, "--format", "csv", "-o", str(csv_path), "--force")
+    link = tmp_path / "out" / "link.csv"
+    link.symlink_to(tmp_path / "elsewhere.csv")
+    linked = newsarchive("export", "--db", database_url, "-o", str(link), "--force", check=False)
+    assert "symbolic link, not followed" in linked.stderr
+    assert not (tmp_path / "elsewhere.csv").exists()
 
     banners = json.loads(newsarchive("banners", "--db", database_url, "--format", "json").stdout)
     notice = next(b for b in banners if b["kind"] == "alert")

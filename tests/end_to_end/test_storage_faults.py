@@ -120,3 +120,57 @@ def end_connections(database_url: str) -> int:
             )
     finally:
         engine.dispose()
+
+
+# Runs in its own mount namespace (unshare), on a 4 MB tmpfs: a real full disk, for this script
+# only, whether the tests run as root or not.
+DISK_FULL_SCRIPT = r"""
+set -u
+DIR=$1; URL=$2; shift 2
+mount -t tmpfs -o size=4m tmpfs "$DIR"
+DB="sqlite:///$DIR/archive.db"
+python -c "from storage.migrate import upgrade; upgrade('$DB')"
+fill() { dd if=/dev/zero of="$DIR/filler" bs=4K 2>/dev/null; truncate -s -"$1" "$DIR/filler"; }
+fill 96K
+python -m crawler crawl "$URL" --db "$DB" --no-progress "$@" 2>"$DIR/../first.err"
+echo "first-exit $?"
+python -c "import sqlite3; print('integrity', \
+  sqlite3.connect('$DIR/archive.db').execute('PRAGMA integrity_check').fetchone()[0])"
+rm "$DIR/filler"
+python -m crawler crawl "$URL" --db "$DB" --no-progress "$@" >/dev/null 2>&1
+echo "second-exit $?"
+python -m crawler export --db "$DB" | wc -l | sed 's/^/archived /'
+OUT="$DIR/../small"; mkdir -p "$OUT"; mount -t tmpfs -o size=16k tmpfs "$OUT"
+python -m crawler export --db "$DB" -o "$OUT/articles.jsonl" 2>"$DIR/../export.err"
+echo "export-exit $?"
+ls -a "$OUT" | grep -c articles | sed 's/^/export-files /'
+"""
+
+
+def test_a_full_disk_stops_the_crawl_clearly_and_the_next_run_resumes(news_site_server, tmp_path):
+    """F08: the archive's disk fills up mid-crawl: one line and exit status 5, the archive
+    stays consistent, and once space is freed the next crawl archives everything. An export
+    to a disk that fills up fails with one line and leaves no partial file behind."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = tmp_path / "disk-full.sh"
+    script.write_text(DISK_FULL_SCRIPT)
+    result = subprocess.run(
+        ["unshare", "--map-root-user", "--mount", "bash", str(script), str(disk),
+         f"{news_site_server.site.base_url}/", *LOCAL_SITE_OPTIONS],
+        capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    first_error = (tmp_path / "first.err").read_text()
+    assert report["first-exit"] == "5"
+    assert "disk full: the archive" in first_error
+    assert "database or disk is full" in first_error
+    assert "Traceback" not in first_error
+    assert "PageItem(" not in first_error  # one line, not the dropped item
+    assert report["integrity"] == "ok"
+    assert report["second-exit"] == "0"
+    assert report["archived"] == str(len(ARTICLES))
+    assert report["export-exit"] == "1"
+    assert "No space left on device" in (tmp_path / "export.err").read_text()
+    assert report["export-files"] == "0"

@@ -105,3 +105,21 @@ def test_search_of_nothing_is_refused(archive):
 )
 def test_fts5_query_quotes_every_term(query, expression):
     assert fts5_query(query) == expression
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised():
+    """S11: a title like `=HYPERLINK(...)` is text in the CSV, not a formula."""
+    import csv
+    import io
+
+    from storage.exports import EXPORT_FIELDS, LIST_FIELDS, write_csv
+
+    record: dict[str, object] = dict.fromkeys(EXPORT_FIELDS, "")
+    record.update({key: [] for key in LIST_FIELDS})
+    record.update(title='=HYPERLINK("http://evil.example","x")', body="+1 then -1", site="@host")
+    out = io.StringIO()
+    write_csv([record], out)
+    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["title"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert row["body"] == "'+1 then -1"
+    assert row["site"] == "'@host"
