@@ -78,6 +78,10 @@ DEPTH_LIMIT = 25
 # Only http and https: Scrapy's file, data, ftp and s3 handlers would let a feed entry read
 # local files (file://) or reach other services.
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+# TLS certificates are checked (Scrapy does not by default): an archive keeps what the site
+# served, not what a machine in the middle did. A site with a broken certificate is recorded
+# as a failed fetch; -s DOWNLOAD_VERIFY_CERTIFICATES=False (or a source's settings) accepts it.
+DOWNLOAD_VERIFY_CERTIFICATES = True
 # Refuses non-public addresses when connecting too, whatever the DNS said before (rebinding).
 TWISTED_DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"
 

@@ -137,3 +137,14 @@ def test_banner_fingerprint_ignores_case_and_spacing():
 )
 def test_language_code(value, expected):
     assert language_code(value) == expected
+
+
+def test_control_characters_never_reach_the_archive_or_the_terminal():
+    """S11: an ANSI escape or a newline in a title cannot colour or forge lines of the CLI's
+    output: stored text has no control characters."""
+    from crawler.normalization import clean_inline, clean_text
+
+    assert (
+        clean_inline("\x1b[31mRed\x1b[0m title\nforged: line\r") == "[31mRed[0m title forged: line"
+    )
+    assert "\x1b" not in clean_text("Body \x1b]0;title\x07 text")

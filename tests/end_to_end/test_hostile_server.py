@@ -15,7 +15,8 @@ from tests.support.site_server import ARTICLES
 
 pytestmark = pytest.mark.end_to_end
 
-BAD_PATHS = ["/hang", "/huge", "/bomb", "/limited", "/reset", "/lying-length"]
+BAD_PATHS = ["/hang", "/huge", "/bomb", "/limited", "/reset", "/lying-length", "/endless",
+             "/trickle"]  # fmt: skip
 START = "/hostile/"
 
 
@@ -38,6 +39,10 @@ def test_hostile_pages_end_with_an_error_and_harm_nothing_else(tmp_path):
         "/lying-length": Route(
             body=b"<html>short</html>", declared_length=100_000, content_type="text/html"
         ),
+        "/endless": Route(
+            body=b"<p>" + b"x" * 65536 + b"</p>", content_type="text/html", endless=True
+        ),
+        "/trickle": Route(body=b"x", content_type="text/html", endless=True, chunk_pause=0.5),
     }
     database_url = f"sqlite:///{tmp_path / 'archive.db'}"
     with serve_hostile_site(routes) as server:
@@ -50,8 +55,10 @@ def test_hostile_pages_end_with_an_error_and_harm_nothing_else(tmp_path):
     assert len(exported) == 3  # the good articles are all archived
     (run,) = json.loads(newsarchive("runs", "--db", database_url, "--format", "json").stdout)
     assert run["errors_by_kind"] == {
-        "DownloadTimeoutError": 2,  # /hang, and /lying-length waiting for bytes never sent
-        "DownloadCancelledError": 1,  # /huge: declared larger than DOWNLOAD_MAXSIZE
+        # /hang, /lying-length waiting for bytes never sent, /trickle: a byte every 0.5 s
+        "DownloadTimeoutError": 3,
+        # /huge: declared larger than DOWNLOAD_MAXSIZE; /endless: a chunked body past it
+        "DownloadCancelledError": 2,
         "DownloadFailedError": 1,  # /reset
         "IgnoreRequest": 1,  # /bomb: inflating it would pass DOWNLOAD_MAXSIZE
         "HTTP 429": 1,

@@ -4,6 +4,7 @@ what a test says (a status, a body, a reset connection). It logs when each reque
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from crawler.demo.site import DemoSite
 
@@ -28,6 +30,10 @@ class Route:
     declared_length: int | None = None  # a Content-Length that is not the body's
     times: int | None = None  # answer like this only the first `times` requests...
     then: Route | None = None  # ...and like this (or as the sample site) afterwards
+    # Send the body as chunks, `body` again and again, `chunk_pause` seconds apart, without end
+    # (until the client gives up or the server stops): a stream that never finishes.
+    endless: bool = False
+    chunk_pause: float = 0.0
     # A body made from the requested path (for routes given as a prefix: "/calendar/*").
     page: Callable[[str], bytes] | None = None
 
@@ -38,6 +44,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.log.append((time.monotonic(), self.path))
+        self.server.headers_log.append((self.path, dict(self.headers.items())))
         path = self.path.split("?")[0]
         route = self.server.routes.get(path) or next(
             (r for key, r in self.server.routes.items()
@@ -62,6 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
             rendered = self.server.site.render(self.path)
             route = Route(rendered.status, rendered.body, rendered.content_type,
                           {"Location": rendered.location} if rendered.location else {})  # fmt: skip
+        if route.endless:
+            self._stream_forever(route)
+            return
         self.send_response(route.status)
         self.send_header("Content-Type", route.content_type)
         self.send_header("Content-Length", str(route.declared_length or len(route.body)))
@@ -69,6 +79,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(route.body)
+
+    def _stream_forever(self, route: Route) -> None:
+        self.send_response(route.status)
+        self.send_header("Content-Type", route.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"%x\r\n%s\r\n" % (len(route.body), route.body)
+        try:
+            while not self.server.stopping.wait(route.chunk_pause):
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except OSError:  # the client hung up: what a capped download does
+            self.close_connection = True
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet."""
@@ -81,6 +104,7 @@ class HostileServer(ThreadingHTTPServer):
     log: list[tuple[float, str]]
     stopping: threading.Event
     counts: dict[str, int]
+    headers_log: list[tuple[str, dict[str, str]]]
 
     @property
     def base_url(self) -> str:
@@ -91,10 +115,20 @@ class HostileServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve_hostile_site(routes: dict[str, Route]) -> Iterator[HostileServer]:
-    """Serve the sample site with `routes` overriding its paths, on 127.0.0.1."""
-    server = HostileServer(("127.0.0.1", 0), _Handler)
-    server.site = DemoSite(f"http://127.0.0.1:{server.server_address[1]}")
+def serve_hostile_site(
+    routes: dict[str, Route], *, host: str = "127.0.0.1", certificate: Path | None = None
+) -> Iterator[HostileServer]:
+    """Serve the sample site with `routes` overriding its paths, on `host` (127.0.0.1), over
+    https if given a `certificate` (a PEM file holding the key and the certificate)."""
+    server = HostileServer((host, 0), _Handler)
+    scheme = "http"
+    if certificate is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certificate)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    server.site = DemoSite(f"{scheme}://{host}:{server.server_address[1]}")
+    server.headers_log = []
     server.routes = routes
     server.log = []
     server.stopping = threading.Event()
