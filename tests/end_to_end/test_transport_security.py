@@ -16,7 +16,7 @@ pytestmark = pytest.mark.end_to_end
 
 def fetch_errors(database_url: str) -> dict[str, int]:
     (run,) = json.loads(newsarchive("runs", "--db", database_url, "--format", "json").stdout)
-    return run["errors_by_kind"]
+    return dict(run["errors_by_kind"])
 
 
 def test_a_certificate_that_does_not_verify_is_a_failed_fetch_unless_accepted(tmp_path):
