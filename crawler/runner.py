@@ -12,10 +12,10 @@ from scrapy.utils.project import get_project_settings
 
 from crawler.middlewares import crawl_now, revisit_after
 from crawler.normalization import site_host
-from crawler.sources import Source
+from crawler.sources import Source, parse_duration
 from crawler.spiders.news import NewsSpider
 from storage.database import make_engine, make_session_factory, session_scope
-from storage.queries import failed_urls
+from storage.queries import RetryBackoff, failed_urls
 
 # The demo and tests crawl their own loopback server: no need to wait between requests.
 LOCAL_SITE_SETTINGS = {
@@ -58,15 +58,19 @@ def urls_to_retry(
     settings: Settings, start_urls: list[str], domains: list[str] | None = None
 ) -> list[str]:
     """Return the pages of these sites whose last fetch, within the revisit window, failed for
-    a reason that may pass (no response, 429, 5xx)."""
+    a reason that may pass (no response, 429, 5xx), and whose backoff has passed: 30 minutes
+    after a first failure, doubling with each failure in a row, none after 5."""
     window = revisit_after(settings.get("ARCHIVE_REVISIT")) or timedelta(days=7)
     hosts = sorted({*(domains or []), *(site_host(url) for url in start_urls)})
+    now = crawl_now(settings.get("ARCHIVE_NOW"))
+    backoff = RetryBackoff(
+        first=parse_duration(settings.get("ARCHIVE_RETRY_BACKOFF")),
+        attempts=settings.getint("ARCHIVE_RETRY_ATTEMPTS"),
+    )
     engine = make_engine(settings.get("ARCHIVE_DATABASE_URL"))
     try:
         with session_scope(make_session_factory(engine)) as session:
-            return failed_urls(
-                session, hosts, since=crawl_now(settings.get("ARCHIVE_NOW")) - window
-            )
+            return failed_urls(session, hosts, since=now - window, now=now, backoff=backoff)
     finally:
         engine.dispose()
 
@@ -97,6 +101,13 @@ def run_sources(sources: list[Source], settings: Settings, *, owner: str) -> dic
     subclass of NewsSpider whose `custom_settings` are the source's settings: Scrapy's own way
     of giving one crawl of a process its settings.
     """
+    if any(
+        Settings(source.settings).getbool("ARCHIVE_ALLOW_PRIVATE_ADDRESSES") for source in sources
+    ):
+        # One resolver serves the whole process: a source allowed private addresses needs the
+        # plain one; the other sources keep the check before each request.
+        settings = settings.copy()
+        settings.set("TWISTED_DNS_RESOLVER", "scrapy.resolver.CachingThreadedResolver", "cmdline")
     process = CrawlerProcess(settings)
     crawlers: dict[str, Crawler] = {}
     for source in sources:

@@ -34,6 +34,10 @@ ARCHIVE_SQLITE_BUSY_TIMEOUT = 30.0
 ARCHIVE_STORAGE_RETRY_SECONDS = 60.0
 # The most requests one site gets in one run: an endless calendar or pagination stops there.
 ARCHIVE_MAX_PAGES_PER_SITE = 20000
+# A page whose fetch failed (no response, 429, 5xx) is asked for again by later runs, this long
+# after its first failure, twice as long after each further one, and not after this many.
+ARCHIVE_RETRY_BACKOFF = "30m"
+ARCHIVE_RETRY_ATTEMPTS = 5
 # Off: hosts on private, loopback and link-local addresses are refused (the demo and the tests,
 # which crawl 127.0.0.1, turn it on).
 ARCHIVE_ALLOW_PRIVATE_ADDRESSES = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -283,16 +283,41 @@ def recent_runs(session: Session, limit: int = 20, *, source: str | None = None)
     return list(session.scalars(statement))
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RetryBackoff:
+    """When a page that keeps failing is asked for again: `first` after its first failure,
+    twice as long after each further one, and no more after `attempts` failures in a row."""
+
+    first: timedelta = timedelta(minutes=30)
+    attempts: int = 5
+
+    def due(self, failures: int, last_failed_at: datetime, now: datetime) -> bool:
+        if failures >= self.attempts:
+            return False
+        return bool(last_failed_at + self.first * 2 ** (failures - 1) <= now)
+
+
 def failed_urls(
-    session: Session, hosts: list[str], *, since: datetime, limit: int = 1000
+    session: Session,
+    hosts: list[str],
+    *,
+    since: datetime,
+    now: datetime | None = None,
+    backoff: RetryBackoff | None = None,
+    limit: int = 1000,
 ) -> list[str]:
     """Return the URLs of the sites `hosts` whose last fetch since `since` failed for a reason
-    that may pass (no response, 429, 5xx): what the next crawl should ask for again."""
+    that may pass (no response, 429, 5xx): what the next crawl should ask for again. With
+    `now`, only those whose backoff (`RetryBackoff`, by failures in a row) has passed."""
     site_ids = select(Site.id).where(Site.host.in_([h.lower().removeprefix("www.") for h in hosts]))
     failed = Fetch.__table__.alias("failed")
     succeeded = Fetch.__table__.alias("succeeded")
     statement = (
-        select(failed.c.url)
+        select(failed.c.url, func.count(), func.max(failed.c.fetched_at))
         .where(
             failed.c.site_id.in_(site_ids),
             failed.c.fetched_at >= since,
@@ -307,6 +332,16 @@ def failed_urls(
         )
         .group_by(failed.c.url)
         .order_by(failed.c.url)
-        .limit(limit)
     )
-    return list(session.scalars(statement))
+    backoff = backoff or RetryBackoff()
+    urls = [
+        url
+        for url, failures, last_failed_at in session.execute(statement)
+        if now is None
+        or backoff.due(
+            failures,
+            last_failed_at if last_failed_at.tzinfo else last_failed_at.replace(tzinfo=UTC),
+            now,
+        )
+    ]
+    return urls[:limit]

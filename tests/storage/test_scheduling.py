@@ -116,3 +116,31 @@ def test_failed_urls_are_those_whose_last_fetch_failed_for_a_passing_reason(sess
             "https://news.example/timeout",
         ]
         assert failed_urls(session, ["other.example"], since=NOW - timedelta(days=7)) == []
+
+
+def test_a_page_that_keeps_failing_is_asked_for_less_and_less_then_not_at_all(sessions):
+    from storage.queries import RetryBackoff, failed_urls
+    from storage.writes import record_fetch, upsert_site
+    from tests.support.records import fetch_record
+
+    backoff = RetryBackoff(first=timedelta(minutes=30), attempts=3)
+    with session_scope(sessions) as session:
+        site_id = upsert_site(session, "news.example", seen_at=NOW)
+        for minutes, path in ((0, "/once"), (0, "/twice"), (10, "/twice")):
+            record = fetch_record(f"https://news.example{path}", status=503,
+                                  fetched_at=NOW + timedelta(minutes=minutes))  # fmt: skip
+            record_fetch(session, record, site_id=site_id, run_id=None)
+        for minutes in range(3):
+            record = fetch_record("https://news.example/always", status=0,
+                                  fetched_at=NOW + timedelta(minutes=minutes))  # fmt: skip
+            record_fetch(session, record, site_id=site_id, run_id=None)
+
+        def due(minutes: int) -> list[str]:
+            return failed_urls(session, ["news.example"], since=NOW - timedelta(days=7),
+                               now=NOW + timedelta(minutes=minutes), backoff=backoff)  # fmt: skip
+
+        assert due(20) == []  # within 30 minutes of a failure
+        assert due(30) == ["https://news.example/once"]  # one failure: 30 minutes
+        assert due(69) == ["https://news.example/once"]  # two: 60 minutes after the last
+        assert due(70) == ["https://news.example/once", "https://news.example/twice"]
+        assert "https://news.example/always" not in due(60 * 24)  # three: given up
