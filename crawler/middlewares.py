@@ -350,7 +350,10 @@ class SpiderTrapMiddleware:
     def __init__(self, *, max_pages_per_site: int, stats: StatsCollector) -> None:
         self.max_pages_per_site = max_pages_per_site
         self.stats = stats
-        self.requested: Counter[str] = Counter()
+        # The distinct URLs queued per site (canonical form): a link seen on every page of a
+        # site counts once.
+        self.queued: dict[str, set[str]] = {}
+        self.over_budget: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -379,10 +382,15 @@ class SpiderTrapMiddleware:
             self.stats.inc_value(f"archive/trap_filtered/{reason.split(':')[0]}")
             return False
         host = site_host(request.url)
-        self.requested[host] += 1
-        if self.requested[host] <= self.max_pages_per_site:
+        queued = self.queued.setdefault(host, set())
+        url = canonical_url(request.url)
+        if url in queued:
+            return True  # already counted; Scrapy's duplicate filter decides
+        if len(queued) < self.max_pages_per_site:
+            queued.add(url)
             return True
-        if self.requested[host] == self.max_pages_per_site + 1:
+        if host not in self.over_budget:
+            self.over_budget.add(host)
             logger.warning(
                 "%s: %d pages queued in this run, the most a site may have "
                 "(ARCHIVE_MAX_PAGES_PER_SITE): a spider trap? the rest waits for the next run",

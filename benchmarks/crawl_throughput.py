@@ -1,0 +1,210 @@
+"""End-to-end crawl throughput on a generated news site, against two baselines, in one run.
+
+    python benchmarks/crawl_throughput.py [--articles 5000] [--postgresql URL] [--checkpoints 1000]
+
+Serves a generated site (tests/support/news_farm.py: three templates, 30 to 60 KB pages) from a
+separate process on 127.0.0.1, with every page rendered before the clock starts, then measures:
+
+- newsarchive: `newsarchive crawl` of the whole site into a new SQLite archive (and into
+  PostgreSQL with --postgresql): wall time, pages per second, CPU seconds per page (the crawl
+  process and its children), peak RSS; the same figures for a crawl of the first
+  `--checkpoints` articles, to show whether memory grows with the crawl;
+- baseline (a): plain trafilatura extracting the same article pages in a loop on one core;
+- baseline (b): a bare Scrapy spider fetching the same pages and doing nothing with them.
+
+Figures go to stdout as a table, with the machine's name, core count and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.news_farm import NewsFarm  # noqa: E402
+
+LOCAL = ["-s", "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=1", "-s", "AUTOTHROTTLE_ENABLED=0",
+         "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+         "-s", "CONCURRENT_REQUESTS=16"]  # fmt: skip
+
+
+@dataclass
+class Run:
+    name: str
+    pages: int
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.pages / self.wall
+
+
+def serve(farm_articles: int, port_pipe: multiprocessing.connection.Connection) -> None:
+    """Serve the generated site from memory (its own process, so it does not share a GIL)."""
+    pages: dict[str, tuple[int, str, bytes]] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            status, content_type, body = pages.get(
+                self.path, (404, "text/html", b"<html><body>Not found</body></html>")
+            )
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 512
+    farm = NewsFarm(f"http://127.0.0.1:{server.server_address[1]}", farm_articles)
+    paths = ["/robots.txt", "/", *(f"/page/{n}/" for n in range(2, farm.listings + 1))]
+    for path in [*paths, *farm.article_paths()]:
+        pages[path] = farm.render(path)
+    port_pipe.send(server.server_address[1])
+    server.serve_forever()
+
+
+def start_site(articles: int) -> tuple[str, multiprocessing.Process]:
+    receive, send = multiprocessing.Pipe(duplex=False)
+    server = multiprocessing.Process(target=serve, args=(articles, send), daemon=True)
+    server.start()
+    return f"http://127.0.0.1:{receive.recv()}", server
+
+
+def measure(name: str, pages: int, command: list[str], env: dict[str, str] | None = None) -> Run:
+    """Run `command` in a child process; return its wall time, CPU time and peak RSS."""
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        child = subprocess.Popen(  # noqa: S603 - our own commands
+            command, stdout=subprocess.DEVNULL, stderr=errors, env=env
+        )
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own CPU time and peak RSS
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"{name} failed:\n{errors.read().decode()[-3000:]}")
+    return Run(name, pages, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+TRAFILATURA_LOOP = """
+import sys, time, urllib.request, trafilatura
+urls = sys.argv[1:]
+bodies = [urllib.request.urlopen(url).read().decode() for url in urls]
+started = time.process_time()
+for body in bodies:
+    trafilatura.extract(body, include_comments=False)
+print(time.process_time() - started)
+"""
+
+BARE_SCRAPY = """
+import sys
+from scrapy import Spider, Request
+from scrapy.crawler import CrawlerProcess
+
+urls = open(sys.argv[1]).read().split()
+
+class Bare(Spider):
+    name = "bare"
+    async def start(self):
+        for url in urls:
+            yield Request(url, callback=self.parse)
+    def parse(self, response):
+        return None
+
+process = CrawlerProcess({"LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": 16,
+                          "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "ROBOTSTXT_OBEY": False,
+                          "TELNETCONSOLE_ENABLED": False})
+process.crawl(Bare)
+process.start()
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=5000)
+    parser.add_argument("--checkpoints", type=int, default=1000)
+    parser.add_argument("--postgresql", metavar="URL", help="also crawl into this (empty) database")
+    parser.add_argument("--baseline-pages", type=int, default=500,
+                        help="article pages the trafilatura loop extracts")  # fmt: skip
+    args = parser.parse_args()
+
+    base, server = start_site(args.articles)
+    small_base, small_server = start_site(args.checkpoints)
+    farm = NewsFarm(base, args.articles)
+    article_urls = [base + path for path in farm.article_paths()]
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory() as folder:
+        url_file = Path(folder) / "urls.txt"
+        url_file.write_text("\n".join(article_urls))
+
+        sample = article_urls[: args.baseline_pages]
+        loop = subprocess.run(  # noqa: S603 - our own command
+            [sys.executable, "-c", TRAFILATURA_LOOP, *sample],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        trafilatura_rate = len(sample) / float(loop.stdout.strip())
+
+        runs.append(measure("bare Scrapy fetch", len(article_urls),
+                            [sys.executable, "-c", BARE_SCRAPY, str(url_file)]))  # fmt: skip
+
+        for label, site, database, pages in (
+            (f"newsarchive, SQLite, {args.checkpoints} articles", small_base,
+             f"sqlite:///{folder}/small.db", args.checkpoints),
+            (f"newsarchive, SQLite, {args.articles} articles", base,
+             f"sqlite:///{folder}/big.db", args.articles),
+        ):  # fmt: skip
+            runs.append(measure(label, pages, [sys.executable, "-m", "crawler", "crawl",
+                                               f"{site}/", "--db", database, "--no-progress",
+                                               "-a", "follow_sitemaps=false", *LOCAL]))  # fmt: skip
+        if args.postgresql:
+            runs.append(measure(f"newsarchive, PostgreSQL, {args.articles} articles",
+                                args.articles,
+                                [sys.executable, "-m", "crawler", "crawl", f"{base}/", "--db",
+                                 args.postgresql, "--no-progress", "-a", "follow_sitemaps=false",
+                                 *LOCAL]))  # fmt: skip
+    server.terminate()
+    small_server.terminate()
+
+    processor = platform.processor() or platform.machine()
+    print(f"machine: {socket.gethostname()}, {os.cpu_count()} cores, {processor}, "
+          f"Python {platform.python_version()}")  # fmt: skip
+    print(
+        f"site: {args.articles} article pages (+ {farm.listings} listings), "
+        f"baseline (a): plain trafilatura.extract on {len(sample)} of them, one core: "
+        f"{trafilatura_rate:.1f} pages/s ({1000 / trafilatura_rate:.1f} ms/page)"
+    )
+    print()
+    print(f"{'run':44} {'pages':>6} {'wall s':>8} {'pages/s':>8} {'CPU ms/page':>12} "
+          f"{'peak RSS MB':>12} {'x trafilatura':>14}")  # fmt: skip
+    for run in runs:
+        print(f"{run.name:44} {run.pages:6d} {run.wall:8.1f} {run.rate:8.1f} "
+              f"{1000 * run.cpu / run.pages:12.1f} {run.peak_rss_mb:12.0f} "
+              f"{run.rate / trafilatura_rate:14.2f}")  # fmt: skip
+    bare = runs[0]
+    for run in runs[1:]:
+        print(f"{run.name}: {bare.rate / run.rate:.1f}x slower than the bare Scrapy fetch")
+
+
+if __name__ == "__main__":
+    main()

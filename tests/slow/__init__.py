@@ -1,0 +1,1 @@
+"""The slow suite: run with `python -m pytest -m slow`."""
