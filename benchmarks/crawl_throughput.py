@@ -95,9 +95,7 @@ def measure(name: str, pages: int, command: list[str], env: dict[str, str] | Non
     """Run `command` in a child process; return its wall time, CPU time and peak RSS."""
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
-        child = subprocess.Popen(  # noqa: S603 - our own commands
-            command, stdout=subprocess.DEVNULL, stderr=errors, env=env
-        )
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env)
         _, status, usage = os.wait4(child.pid, 0)  # this child's own CPU time and peak RSS
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -159,7 +157,7 @@ def main() -> None:
         url_file.write_text("\n".join(article_urls))
 
         sample = article_urls[: args.baseline_pages]
-        loop = subprocess.run(  # noqa: S603 - our own command
+        loop = subprocess.run(
             [sys.executable, "-c", TRAFILATURA_LOOP, *sample],
             capture_output=True, text=True, check=True,
         )  # fmt: skip

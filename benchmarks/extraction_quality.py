@@ -73,7 +73,7 @@ def summary(scores: list[PageScore]) -> dict[str, float]:
         return p, r, (0.0 if p + r == 0 else 2 * p * r / (p + r))
 
     p, r, f1 = f1_of(scores)
-    rng = random.Random(0)  # noqa: S311 - a reproducible bootstrap, not a secret
+    rng = random.Random(0)
     boot = [f1_of(rng.choices(scores, k=len(scores)))[2] for _ in range(BOOTSTRAP_ROUNDS)]
     return {
         "precision": p,
