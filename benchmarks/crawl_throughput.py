@@ -77,8 +77,7 @@ def serve(farm_articles: int, port_pipe: multiprocessing.connection.Connection) 
     server.daemon_threads = True
     server.request_queue_size = 512
     farm = NewsFarm(f"http://127.0.0.1:{server.server_address[1]}", farm_articles)
-    paths = ["/robots.txt", "/", *(f"/page/{n}/" for n in range(2, farm.listings + 1))]
-    for path in [*paths, *farm.article_paths()]:
+    for path in farm.paths():
         pages[path] = farm.render(path)
     port_pipe.send(server.server_address[1])
     server.serve_forever()
@@ -174,13 +173,12 @@ def main() -> None:
         ):  # fmt: skip
             runs.append(measure(label, pages, [sys.executable, "-m", "crawler", "crawl",
                                                f"{site}/", "--db", database, "--no-progress",
-                                               "-a", "follow_sitemaps=false", *LOCAL]))  # fmt: skip
+                                               *LOCAL]))  # fmt: skip
         if args.postgresql:
             runs.append(measure(f"newsarchive, PostgreSQL, {args.articles} articles",
                                 args.articles,
                                 [sys.executable, "-m", "crawler", "crawl", f"{base}/", "--db",
-                                 args.postgresql, "--no-progress", "-a", "follow_sitemaps=false",
-                                 *LOCAL]))  # fmt: skip
+                                 args.postgresql, "--no-progress", *LOCAL]))  # fmt: skip
     server.terminate()
     small_server.terminate()
 

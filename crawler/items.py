@@ -39,6 +39,9 @@ class PageItem:
     listed_dates: tuple[DateCandidate, ...] = ()  # from the feed or sitemap that listed it
     listed_title: str | None = None
     error: str | None = None  # why the fetch failed, when there is no response
+    # What the spider's analysis of an HTML page found (crawler.analysis): its article, or why
+    # it has none; None when the page was not analysed (then the extraction stage does it).
+    analysis: PageAnalysis | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,3 +91,14 @@ class ArchivePageItem:
     fetch: FetchRecord
     article: ArticleRecord | None
     rejection: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageAnalysis:
+    """What one HTML page is, and what it holds: its article, or the links to follow."""
+
+    kind: str
+    article: ExtractedArticle | None = None
+    rejection: str = ""  # why an article page gave no article
+    links: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()

@@ -76,6 +76,11 @@ class ExtractionPipeline:
     def process_item(self, item: PageItem) -> ExtractedPageItem:
         if item.page_kind != ARTICLE:
             return ExtractedPageItem(page=item, article=None, rejection=f"{item.page_kind} page")
+        if item.analysis is not None:  # extracted by the spider's worker processes
+            analysis = item.analysis
+            return ExtractedPageItem(
+                page=item, article=analysis.article, rejection=analysis.rejection or None
+            )
         spider = self.crawler.spider if self.crawler else None
         article, reason = extract_article_or_reason(
             item,

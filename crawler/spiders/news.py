@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
 from scrapy.settings import BaseSettings
 from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
 from crawler import distributed
-from crawler.classification import classify_page
+from crawler.analysis import AnalysisRequest
 from crawler.documents import (
     GZIP_MAGIC,
     ListedPage,
@@ -32,9 +34,11 @@ from crawler.documents import (
     parse_sitemap,
     robots_sitemaps,
 )
-from crawler.items import ARTICLE, ERROR, FEED, OTHER, ROBOTS, SITEMAP, PageItem
+from crawler.extraction import DEFAULT_MIN_TEXT_CHARS
+from crawler.items import ARTICLE, ERROR, FEED, OTHER, ROBOTS, SITEMAP, PageAnalysis, PageItem
 from crawler.middlewares import FreshArticle, RefusedAddress
 from crawler.normalization import site_host, strip_tracking
+from crawler.workers import DEFAULT_ANALYSIS_TIMEOUT, AnalysisPool, analysis_pool
 
 # Statuses that reach the callbacks, so that every fetch is recorded with its status: errors,
 # and 304 Not Modified, the answer to a conditional request for an unchanged feed or sitemap.
@@ -42,7 +46,6 @@ RECORDED_STATUSES = [304, 400, 401, 403, 404, 405, 406, 408, 410, 429, 451, 500,
 # Requests for documents that list pages: asked for conditionally, never skipped as archived.
 LISTING_META = {"conditional": True}
 MAX_GUNZIPPED_BYTES = 50 * 1024 * 1024
-FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
 
 
 class InvalidSpiderArgument(ValueError):
@@ -113,8 +116,22 @@ class NewsSpider(Spider):
         # Pages whose last fetch failed for a reason that may pass: asked for again directly,
         # since an unchanged listing that led to them may now answer 304 (crawler.runner).
         self.retry_urls = [url for url in _as_list(retry_urls) if self.is_on_site(url)]
-        # allow_domains of LinkExtractor compares host and port, so filter by site ourselves.
-        self.link_extractor = LinkExtractor(unique=True)
+        # Where pages are analysed: in the reactor thread unless the crawl gives a pool of
+        # worker processes (from_crawler); what makes an article page an article.
+        self.analysis_pool = AnalysisPool(processes=0, timeout=DEFAULT_ANALYSIS_TIMEOUT)
+        self.min_text_chars = DEFAULT_MIN_TEXT_CHARS
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider: Self = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        processes = settings.get("ARCHIVE_EXTRACTION_PROCESSES")
+        spider.analysis_pool = analysis_pool(
+            None if processes in (None, "") else int(processes),
+            settings.getfloat("ARCHIVE_EXTRACTION_TIMEOUT", DEFAULT_ANALYSIS_TIMEOUT),
+        )
+        spider.min_text_chars = settings.getint("ARCHIVE_MIN_TEXT_CHARS", DEFAULT_MIN_TEXT_CHARS)
+        return spider
 
     async def start(self) -> AsyncIterator[Request]:
         sites_with_robots: set[str] = set()
@@ -140,21 +157,20 @@ class NewsSpider(Spider):
 
     # --- callbacks ------------------------------------------------------------------------
 
-    def parse_start(self, response: Response) -> Iterator[Request | PageItem]:
+    async def parse_start(self, response: Response) -> AsyncIterator[Request | PageItem]:
         """Read a start URL, whatever it turns out to be."""
         if response.status == 304:
             yield self.page_item(response, OTHER, keep_body=False)
             return
         body = self._document_body(response)
         kind = document_kind(response.url, body) if body is not None else None
-        if kind == ROBOTS:
-            yield from self.parse_robots(response)
-        elif kind == SITEMAP:
-            yield from self.parse_sitemap(response)
-        elif kind == FEED:
-            yield from self.parse_feed(response)
-        else:
-            yield from self.parse_page(response)
+        if kind in {ROBOTS, SITEMAP, FEED}:
+            parse = {ROBOTS: self.parse_robots, SITEMAP: self.parse_sitemap, FEED: self.parse_feed}
+            for output in parse[kind](response):
+                yield output
+            return
+        async for output in self.parse_page(response):
+            yield output
 
     def parse_robots(self, response: Response) -> Iterator[Request | PageItem]:
         yield self.page_item(response, ROBOTS)
@@ -184,8 +200,12 @@ class NewsSpider(Spider):
             return
         yield from self.requests_for_listed(parse_feed(body))
 
-    def parse_page(self, response: Response) -> Iterator[Request | PageItem]:
-        """Record an HTML page; follow its links unless it is an article."""
+    async def parse_page(self, response: Response) -> AsyncIterator[Request | PageItem]:
+        """Record an HTML page; follow its links unless it is an article.
+
+        The page is analysed in a worker process (crawler.workers): parsed once, classified,
+        and its article extracted or its links listed, while the reactor goes on fetching.
+        """
         if response.status >= 400:
             yield self.page_item(response, ERROR)
             return
@@ -196,27 +216,37 @@ class NewsSpider(Spider):
             body = self._document_body(response)
             kind = document_kind(response.url, body) if body is not None else None
             if kind == FEED:
-                yield from self.parse_feed(response)
+                for output in self.parse_feed(response):
+                    yield output
             elif kind == SITEMAP:
-                yield from self.parse_sitemap(response)
+                for output in self.parse_sitemap(response):
+                    yield output
             else:
                 yield self.page_item(response, OTHER, keep_body=False)
             return
-        kind = classify_page(response.selector.root)
-        yield self.page_item(response, kind)
-        if kind == ARTICLE:
-            return
-        if self.follow_feeds:
-            for href in response.xpath("//link[@rel='alternate'][@href]"):
-                if (href.attrib.get("type") or "").lower() in FEED_TYPES:
-                    url = urljoin(response.url, href.attrib["href"])
+        fetched_at = datetime.now(UTC)
+        analysis = await self.analysis_pool.analyze(
+            AnalysisRequest(
+                text=response.text,
+                url=response.url,
+                fetched_at=fetched_at,
+                listed_dates=tuple(response.meta.get("listed_dates", ())),
+                min_text_chars=self.min_text_chars,
+                banner_selectors=self.banner_selectors,
+            )
+        )
+        if analysis.kind != ARTICLE:
+            if self.follow_feeds:
+                for url in analysis.feeds:
                     yield Request(
                         url, callback=self.parse_feed, errback=self.on_error, meta=LISTING_META
                     )
-        for link in self.link_extractor.extract_links(response):
-            if not self.is_on_site(link.url):
-                continue
-            yield Request(strip_tracking(link.url), callback=self.parse_page, errback=self.on_error)
+            for url in analysis.links:
+                if self.is_on_site(url):
+                    yield Request(strip_tracking(url), callback=self.parse_page,
+                                  errback=self.on_error)  # fmt: skip
+        # Last: once the page is archived, everything it led to is already queued.
+        yield self.page_item(response, analysis.kind, fetched_at=fetched_at, analysis=analysis)
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         """Record a fetch that failed before any response (DNS, refused, timeout, reset)."""
@@ -254,20 +284,29 @@ class NewsSpider(Spider):
                 meta={"listed_dates": page.dates, "listed_title": page.title},
             )
 
-    def page_item(self, response: Response, kind: str, *, keep_body: bool = True) -> PageItem:
+    def page_item(
+        self,
+        response: Response,
+        kind: str,
+        *,
+        keep_body: bool = True,
+        fetched_at: datetime | None = None,
+        analysis: PageAnalysis | None = None,
+    ) -> PageItem:
         """Return the PageItem for a response; only articles carry their decoded text."""
         content_type = response.headers.get(b"Content-Type")
         return PageItem(
             url=response.meta.get("redirect_urls", [response.url])[0],
             final_url=response.url,
             status=response.status,
-            fetched_at=datetime.now(UTC),
+            fetched_at=fetched_at or datetime.now(UTC),
             page_kind=kind,
             content_type=content_type.decode("latin-1") if content_type else None,
             body=response.body if keep_body else b"",
             text=response.text if kind == ARTICLE and isinstance(response, TextResponse) else "",
             listed_dates=response.meta.get("listed_dates", ()),
             listed_title=response.meta.get("listed_title"),
+            analysis=analysis,
         )
 
     def _document_body(self, response: Response) -> bytes | None:

@@ -82,7 +82,7 @@ def test_shared_workers_killed_and_restarted_at_random_archive_everything_once(
                 site.wait_for_article_requests(site.article_requests + rng.randint(50, 200))
                 victim = rng.randrange(3)
                 os.kill(workers[victim].pid, signal.SIGKILL)
-                workers[victim].wait(timeout=60)
+                workers[victim].communicate(timeout=60)
                 workers[victim] = worker(victim)
             for process in workers:
                 _, stderr = process.communicate(timeout=TIMEOUT_SECONDS * 2)

@@ -3,13 +3,16 @@
 Its pages look like real ones: a navigation bar, a cookie notice, teasers, related links and a
 footer around an article of 4 to 12 paragraphs (about 30 to 60 KB of HTML per page), in three
 templates (an `<article>` page with JSON-LD, a div layout, a magazine layout with a figure).
-Listings (`/`, `/page/2/`, ...) link 20 articles each and the next listing. Every page is made
+Listings (`/`, `/page/2/`, ...) link 20 articles each and the next listing; robots.txt
+names a sitemap index whose sitemaps list every article (1,000 per sitemap), as real sites do
+(a crawl's depth limit would otherwise stop at the 25th listing). Every page is made
 from the article number and a seed, so a site is the same each time it is built.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -106,6 +109,7 @@ WORDS = [
 ]
 SECTIONS = ("politics", "business", "sport", "culture", "science")
 PER_LISTING = 20
+PER_SITEMAP = 1000
 HOLD_TIMEOUT_SECONDS = 120
 
 
@@ -117,6 +121,7 @@ class NewsFarm:
         self.articles = articles
         self.seed = seed
         self.listings = max(1, -(-articles // PER_LISTING))
+        self.sitemaps = max(1, -(-articles // PER_SITEMAP))
 
     def article_path(self, number: int) -> str:
         section = SECTIONS[number % len(SECTIONS)]
@@ -131,7 +136,14 @@ class NewsFarm:
     def render(self, path: str) -> tuple[int, str, bytes]:
         """Return status, content type and body for `path`."""
         if path == "/robots.txt":
-            return 200, "text/plain", b"User-agent: *\nAllow: /\n"
+            robots = f"User-agent: *\nAllow: /\nSitemap: {self.base_url}/sitemap.xml\n"
+            return 200, "text/plain", robots.encode()
+        if path == "/sitemap.xml":
+            return 200, "application/xml", self._sitemap_index().encode()
+        if path.startswith("/sitemap-") and path.endswith(".xml"):
+            number = path.removeprefix("/sitemap-").removesuffix(".xml")
+            if number.isdigit() and int(number) < self.sitemaps:
+                return 200, "application/xml", self._sitemap(int(number)).encode()
         if path == "/":
             return 200, "text/html; charset=utf-8", self._listing(1).encode()
         if path.startswith("/page/"):
@@ -145,7 +157,36 @@ class NewsFarm:
                 return 200, "text/html; charset=utf-8", self._article(int(number))
         return 404, "text/html", b"<html><body><h1>Not found</h1></body></html>"
 
+    def paths(self) -> list[str]:
+        """Every page of the site that answers 200."""
+        listings = [f"/page/{n}/" for n in range(2, self.listings + 1)]
+        sitemaps = [f"/sitemap-{n}.xml" for n in range(self.sitemaps)]
+        return ["/robots.txt", "/sitemap.xml", *sitemaps, "/", *listings, *self.article_paths()]
+
     # --- pages -------------------------------------------------------------------------------
+
+    def _sitemap_index(self) -> str:
+        entries = "".join(
+            f"<sitemap><loc>{self.base_url}/sitemap-{n}.xml</loc></sitemap>"
+            for n in range(self.sitemaps)
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}'
+            "</sitemapindex>"
+        )
+
+    def _sitemap(self, number: int) -> str:
+        first = number * PER_SITEMAP
+        entries = "".join(
+            f"<url><loc>{self.base_url}{self.article_path(n)}</loc>"
+            f"<lastmod>{self.published(n):%Y-%m-%dT%H:%M:%S+00:00}</lastmod></url>"
+            for n in range(first, min(first + PER_SITEMAP, self.articles))
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+        )
 
     def _chrome(self, title: str, main: str, *, head: str = "") -> str:
         nav = "".join(
@@ -265,6 +306,11 @@ class FarmServer(ThreadingHTTPServer):
             self.served.notify_all()
         if self.hold_articles_after is not None and number > self.hold_articles_after:
             self.release.wait(timeout=HOLD_TIMEOUT_SECONDS)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a crawler killed mid-request: expected in these tests
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def wait_for_article_requests(self, count: int, timeout_seconds: float = 120) -> bool:
         with self.served:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import gzip
 
 import pytest
@@ -17,6 +18,13 @@ def make_spider(**kwargs) -> NewsSpider:
 
 
 def split(results) -> tuple[list[PageItem], list[Request]]:
+    """Run a callback's output (a generator or an async generator) to the end."""
+    if hasattr(results, "__aiter__"):
+
+        async def collect(outputs):
+            return [output async for output in outputs]
+
+        results = asyncio.run(collect(results))
     results = list(results)
     return [r for r in results if isinstance(r, PageItem)], [
         r for r in results if isinstance(r, Request)

@@ -1,0 +1,91 @@
+"""Everything the crawl learns from an HTML page, from one parse: made to run in a worker process.
+
+`analyze_page` parses the decoded page once, tells an article from a listing
+(crawler.classification), and then either extracts the article (crawler.extraction) or lists
+the links and feeds to follow. It is pure (no Scrapy, no I/O), its arguments and result are
+plain picklable values, so crawler.workers can run it in a process pool, off Scrapy's reactor,
+on every core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from lxml import html
+from scrapy.linkextractors import IGNORED_EXTENSIONS
+from w3lib.html import strip_html5_whitespace
+from w3lib.url import safe_url_string
+
+from crawler.classification import classify_page
+from crawler.extraction import ExtractionError, extract_from_tree, parse_html
+from crawler.items import ARTICLE, OTHER, DateCandidate, PageAnalysis
+
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
+IGNORED = frozenset(f".{extension}" for extension in IGNORED_EXTENSIONS)
+MAX_LINKS = 5000  # links followed from one page (catalog L06): a page of 100,000 links is a trap
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalysisRequest:
+    text: str
+    url: str
+    fetched_at: datetime
+    listed_dates: tuple[DateCandidate, ...] = ()
+    min_text_chars: int
+    banner_selectors: tuple[str, ...] = ()
+
+
+def analyze_page(request: AnalysisRequest) -> PageAnalysis:
+    """Parse the page once; return its kind and its article, or its links and feeds."""
+    try:
+        tree = parse_html(request.text)
+    except ExtractionError as exc:
+        return PageAnalysis(kind=OTHER, rejection=str(exc))
+    kind = classify_page(tree)
+    if kind == ARTICLE:
+        article, reason = extract_from_tree(
+            tree,
+            url=request.url,
+            fetched_at=request.fetched_at,
+            listed_dates=request.listed_dates,
+            min_text_chars=request.min_text_chars,
+            banner_selectors=request.banner_selectors,
+        )
+        return PageAnalysis(kind=kind, article=article, rejection=reason)
+    base = base_url(tree, request.url)
+    return PageAnalysis(kind=kind, links=page_links(tree, base), feeds=feed_links(tree, base))
+
+
+def base_url(tree: html.HtmlElement, url: str) -> str:
+    """The URL relative links of the page are read against: its `<base href>`, or its own."""
+    declared = tree.xpath("//base/@href")
+    return urljoin(url, strip_html5_whitespace(str(declared[0]))) if declared else url
+
+
+def page_links(tree: html.HtmlElement, base: str) -> tuple[str, ...]:
+    """The http(s) links of `<a>` and `<area>` elements, as Scrapy's LinkExtractor finds them
+    (absolute, safe, unique, in page order; no links to files such as images or PDFs)."""
+    found: dict[str, None] = {}
+    for href in tree.xpath("//a/@href | //area/@href"):
+        url = safe_url_string(urljoin(base, strip_html5_whitespace(str(href))))
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"}:
+            continue
+        path = parts.path.lower()
+        if path.rsplit("/", 1)[-1].rpartition(".")[1] and f".{path.rsplit('.', 1)[-1]}" in IGNORED:
+            continue
+        found.setdefault(url.split("#", 1)[0], None)
+        if len(found) >= MAX_LINKS:
+            break
+    return tuple(found)
+
+
+def feed_links(tree: html.HtmlElement, base: str) -> tuple[str, ...]:
+    """The feeds a page declares with `<link rel="alternate" type="application/rss+xml">`."""
+    feeds = []
+    for link in tree.xpath("//link[@rel='alternate'][@href]"):
+        if (link.get("type") or "").lower() in FEED_TYPES:
+            feeds.append(urljoin(base, strip_html5_whitespace(link.get("href"))))
+    return tuple(dict.fromkeys(feeds))

@@ -1,0 +1,132 @@
+"""Page analysis off Scrapy's reactor: a pool of worker processes, one per core.
+
+Extraction is what an archive crawl spends its CPU on; run in the reactor thread it would also
+stall every download while it works. `AnalysisPool.analyze` sends a page to a worker process
+(`crawler.analysis.analyze_page`: one parse, classification, extraction or links) and awaits
+the result, so the reactor keeps fetching while all cores extract. A page that takes longer than
+the timeout is given up (the pool is restarted, so the stuck worker cannot hold a core) and
+recorded as an extraction timeout (../shared/reliability-catalog.md, L05).
+
+`ARCHIVE_EXTRACTION_PROCESSES` sets the number of workers (default: the machine's cores); 0
+analyses in the reactor thread, as a plain Scrapy callback would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from crawler.analysis import AnalysisRequest, analyze_page
+from crawler.items import ARTICLE, PageAnalysis
+
+logger = logging.getLogger(__name__)
+
+# A worker is replaced after this many pages: whatever a pathological page leaves behind in
+# lxml or trafilatura caches does not accumulate.
+PAGES_PER_WORKER = 2000
+PR_SET_PDEATHSIG = 1
+WATCHDOG_SECONDS = 0.5
+DEFAULT_ANALYSIS_TIMEOUT = 60.0
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker: end when the crawl process `parent` that started it is gone, so that a crawl
+    killed with SIGKILL leaves no worker behind: the kernel's parent-death signal where there is
+    one (Linux), and a watchdog thread that notices the worker was handed to another parent
+    (also when the crawl died while this worker was still starting)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCHDOG_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+class AnalysisPool:
+    """Worker processes analysing pages; shared by every crawl of the process."""
+
+    def __init__(self, processes: int, timeout: float) -> None:
+        self.processes = processes
+        self.timeout = timeout
+        self._executor: ProcessPoolExecutor | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # spawn: the workers start clean (no copy of the reactor, its threads and sockets),
+            # as children of the crawl, so that they can die with it.
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                max_tasks_per_child=PAGES_PER_WORKER,
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
+        return self._executor
+
+    async def analyze(self, request: AnalysisRequest) -> PageAnalysis:
+        """Analyse the page in a worker; never raises for the page's sake."""
+        if self.processes <= 0:
+            return analyze_page(request)
+        for attempt in range(2):
+            executor = self._pool()
+            future = asyncio.get_running_loop().run_in_executor(executor, analyze_page, request)
+            try:
+                return await asyncio.wait_for(future, self.timeout)
+            except TimeoutError:
+                logger.warning("extraction of %s took over %.0f s: given up", request.url,
+                               self.timeout)  # fmt: skip
+                self.restart(executor)
+                return PageAnalysis(
+                    kind=ARTICLE, rejection=f"extraction timed out after {self.timeout:.0f} s"
+                )
+            except BrokenProcessPool:
+                # Another page's timeout restarted the pool, or a worker died: once more.
+                self.restart(executor)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def restart(self, executor: ProcessPoolExecutor) -> None:
+        """Stop the workers of `executor` (a stuck one included); the next page starts new."""
+        if self._executor is not executor:
+            return
+        self._executor = None
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+_pools: dict[tuple[int, float], AnalysisPool] = {}
+
+
+def analysis_pool(processes: int | None, timeout: float) -> AnalysisPool:
+    """The process's pool for these settings (crawls of one process share it)."""
+    count = (os.cpu_count() or 1) if processes is None else processes
+    key = (count, timeout)
+    if key not in _pools:
+        _pools[key] = AnalysisPool(count, timeout)
+    return _pools[key]
+
+
+def close_pools() -> None:
+    for pool in _pools.values():
+        pool.close()
+    _pools.clear()

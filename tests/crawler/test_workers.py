@@ -1,0 +1,56 @@
+"""Page analysis in worker processes: the same result as in the reactor thread, and a page that
+takes too long given up without holding a worker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from crawler.analysis import AnalysisRequest, analyze_page
+from crawler.items import ARTICLE, LISTING
+from crawler.workers import AnalysisPool
+from tests.support.site_server import ARTICLES, DemoSite
+
+SITE = DemoSite("http://news.example")
+FETCHED = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def request(path: str) -> AnalysisRequest:
+    return AnalysisRequest(text=SITE.render(path).body.decode(), url=f"{SITE.base_url}{path}",
+                           fetched_at=FETCHED, min_text_chars=200)  # fmt: skip
+
+
+@pytest.fixture
+def pool():
+    workers = AnalysisPool(processes=2, timeout=60)
+    yield workers
+    workers.close()
+
+
+def test_a_worker_process_gives_what_the_reactor_thread_would(pool):
+    article = request(f"/news/{ARTICLES[0].slug}.html")
+    listing = request("/")
+
+    async def both():
+        return await asyncio.gather(pool.analyze(article), pool.analyze(listing))
+
+    in_workers = asyncio.run(both())
+    assert in_workers == [analyze_page(article), analyze_page(listing)]
+    assert in_workers[0].kind == ARTICLE
+    assert in_workers[0].article is not None
+    assert in_workers[0].article.body.startswith("NATO said Friday")
+    assert in_workers[1].kind == LISTING
+    assert f"{SITE.base_url}/news/{ARTICLES[1].slug}.html" in in_workers[1].links
+    assert f"{SITE.base_url}/feed.xml" in in_workers[1].feeds
+
+
+def test_a_page_over_the_timeout_is_given_up_and_the_pool_goes_on(pool):
+    page = request(f"/news/{ARTICLES[0].slug}.html")
+    pool.timeout = 0.000001  # no page is that quick: this one times out
+    given_up = asyncio.run(pool.analyze(page))
+    assert given_up.article is None
+    assert given_up.rejection.startswith("extraction timed out")
+    pool.timeout = 60
+    assert asyncio.run(pool.analyze(page)).article is not None  # new workers took over
