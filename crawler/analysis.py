@@ -2,7 +2,7 @@
 
 `analyze_page` parses the decoded page once, tells an article from a listing
 (crawler.classification), and then either extracts the article (crawler.extraction) or lists
-the links and feeds to follow. It is pure (no Scrapy, no I/O), its arguments and result are
+the links and feeds to follow. It is pure (no Scrapy, no I/O); its arguments and result are
 plain picklable values, so crawler.workers can run it in a process pool, off Scrapy's reactor,
 on every core.
 """
@@ -14,7 +14,6 @@ from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 from lxml import html
-from scrapy.linkextractors import IGNORED_EXTENSIONS
 from w3lib.html import strip_html5_whitespace
 from w3lib.url import safe_url_string
 
@@ -23,7 +22,15 @@ from crawler.extraction import ExtractionError, extract_from_tree, parse_html
 from crawler.items import ARTICLE, OTHER, DateCandidate, PageAnalysis
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
-IGNORED = frozenset(f".{extension}" for extension in IGNORED_EXTENSIONS)
+# Links to files that are not pages (as Scrapy's LinkExtractor skips them).
+FILE_EXTENSIONS = (
+    "7z 7zip apk bz2 cdr dmg ico iso jar rar tar tgz gz pdf xz zip exe bin "
+    "mng pct bmp gif jpg jpeg png pst psp tif tiff ai drw dxf eps ps svg webp avif heic "
+    "mp3 wma ogg wav ra aac mid au aiff flac m4a opus "
+    "3gp asf asx avi mov mp4 mpg qt rm swf wmv m4v webm flv mkv "
+    "css csv doc docx js ppt pptx rss xls xlsx odt ods odg odp epub"
+)
+IGNORED = frozenset(f".{extension}" for extension in FILE_EXTENSIONS.split())
 MAX_LINKS = 5000  # links followed from one page (catalog L06): a page of 100,000 links is a trap
 
 
@@ -73,8 +80,8 @@ def page_links(tree: html.HtmlElement, base: str) -> tuple[str, ...]:
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"}:
             continue
-        path = parts.path.lower()
-        if path.rsplit("/", 1)[-1].rpartition(".")[1] and f".{path.rsplit('.', 1)[-1]}" in IGNORED:
+        name = parts.path.lower().rsplit("/", 1)[-1]
+        if "." in name and f".{name.rpartition('.')[2]}" in IGNORED:
             continue
         found.setdefault(url.split("#", 1)[0], None)
         if len(found) >= MAX_LINKS:

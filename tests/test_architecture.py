@@ -15,6 +15,7 @@ from crawler import settings as project_settings
 ROOT = Path(__file__).parent.parent
 PURE_CRAWLER_MODULES = [
     "items", "extraction", "normalization", "banners", "metadata", "classification", "documents",
+    "analysis",
 ]  # fmt: skip
 
 

@@ -47,11 +47,10 @@ def test_a_crawl_killed_five_times_at_random_then_resumed_archives_everything_on
         command = [sys.executable, "-m", "crawler", "crawl", f"{site.farm.base_url}/",
                    "--db", database_url, "--no-progress", *LOCAL_SITE_OPTIONS]  # fmt: skip
         for _ in range(5):
-            kill_after_articles(command, site, rng.randint(5, 60))
+            kill_after_articles(command, site, rng.randint(20, 120))
             integrity = sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()
             assert integrity == ("ok",)
-        partial = len(archived_urls(database_url))
-        assert 0 < partial < 400
+        assert len(archived_urls(database_url)) < 400  # every run was killed before the end
         newsarchive(*command[3:])
     urls = archived_urls(database_url)
     assert len(urls) == len(set(urls)) == 400
