@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -196,7 +197,17 @@ class SiteBlock(Base):
     """
 
     __tablename__ = "site_blocks"
-    __table_args__ = (UniqueConstraint("site_id", "block_hash"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "block_hash"),
+        # Every stored article is cleaned of its site's boilerplate: read it without a scan of
+        # all the site's blocks (tens of thousands on a large site).
+        Index(
+            "ix_site_blocks_boilerplate",
+            "site_id",
+            sqlite_where=text("is_boilerplate = 1"),
+            postgresql_where=text("is_boilerplate"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))

@@ -139,8 +139,10 @@ def boilerplate_hashes(session: Session, site_id: int) -> set[str]:
     """Return the blocks the site's articles are currently cleaned of."""
     return set(
         session.scalars(
+            # `= true`, not `IS true`: what lets the partial index ix_site_blocks_boilerplate serve.
             select(SiteBlock.block_hash).where(
-                SiteBlock.site_id == site_id, SiteBlock.is_boilerplate.is_(True)
+                SiteBlock.site_id == site_id,
+                SiteBlock.is_boilerplate == True,  # noqa: E712
             )
         )
     )

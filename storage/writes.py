@@ -3,6 +3,7 @@ the transaction (`storage.database.session_scope`)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import zlib
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import insert as insert_into
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -261,6 +263,17 @@ def finish_run(
     run.stats = stats
 
 
+@functools.cache
+def _block_upsert(dialect: str) -> Any:
+    """INSERT a site block, or move its last-seen time forward; RETURNING its id."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    insert = module.insert(SiteBlock)
+    return insert.on_conflict_do_update(
+        index_elements=["site_id", "block_hash"],
+        set_={"last_seen_at": _later(SiteBlock.last_seen_at, insert.excluded.last_seen_at)},
+    ).returning(SiteBlock.id, sort_by_parameter_order=True)
+
+
 def record_article_blocks(
     session: Session,
     article_id: int,
@@ -277,29 +290,30 @@ def record_article_blocks(
         session.scalars(select(ArticleBlock.block_id).where(ArticleBlock.article_id == article_id))
     )
     new_ids: set[int] = set()
-    for block_hash in sorted(blocks):
-        insert = dialect_insert(session, SiteBlock).values(
-            site_id=site_id,
-            block_hash=block_hash,
-            text=blocks[block_hash],
-            page_count=0,
-            first_seen_at=seen_at,
-            last_seen_at=seen_at,
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=["site_id", "block_hash"],
-            set_={"last_seen_at": _later(SiteBlock.last_seen_at, insert.excluded.last_seen_at)},
-        ).returning(SiteBlock.id)
-        new_ids.add(session.execute(statement).scalar_one())
+    if blocks:
+        # One statement, compiled once per dialect, for all the article's blocks, sorted by key
+        # (no deadlock between two crawlers writing the same site's blocks).
+        rows = [
+            {"site_id": site_id, "block_hash": block_hash, "text": blocks[block_hash],
+             "page_count": 0, "first_seen_at": seen_at, "last_seen_at": seen_at}
+            for block_hash in sorted(blocks)
+        ]  # fmt: skip
+        statement = _block_upsert(session.get_bind().dialect.name)
+        new_ids = set(session.scalars(statement, rows))
     if old_ids - new_ids:
         session.execute(
             delete(ArticleBlock).where(
                 ArticleBlock.article_id == article_id, ArticleBlock.block_id.in_(old_ids - new_ids)
             )
         )
-    for block_id in sorted(new_ids - old_ids):
-        session.add(ArticleBlock(article_id=article_id, block_id=block_id))
-    session.flush()
+    if new_ids - old_ids:
+        session.execute(
+            insert_into(ArticleBlock),
+            [
+                {"article_id": article_id, "block_id": block_id}
+                for block_id in sorted(new_ids - old_ids)
+            ],
+        )
     changed = old_ids ^ new_ids
     if changed:
         _recount_pages(session, SiteBlock, ArticleBlock.block_id, changed)
