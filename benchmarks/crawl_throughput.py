@@ -25,15 +25,16 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.news_farm import NewsFarm  # noqa: E402
+from tests.support.news_farm import NewsFarm, serve_news_farm  # noqa: E402
 
 LOCAL = ["-s", "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=1", "-s", "AUTOTHROTTLE_ENABLED=0",
          "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
@@ -53,34 +54,12 @@ class Run:
         return self.pages / self.wall
 
 
-def serve(farm_articles: int, port_pipe: multiprocessing.connection.Connection) -> None:
-    """Serve the generated site from memory (its own process, so it does not share a GIL)."""
-    pages: dict[str, tuple[int, str, bytes]] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            status, content_type, body = pages.get(
-                self.path, (404, "text/html", b"<html><body>Not found</body></html>")
-            )
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 512
-    farm = NewsFarm(f"http://127.0.0.1:{server.server_address[1]}", farm_articles)
-    for path in farm.paths():
-        pages[path] = farm.render(path)
-    port_pipe.send(server.server_address[1])
-    server.serve_forever()
+def serve(farm_articles: int, port_pipe: Connection) -> None:
+    """Serve the generated site, every page rendered in advance, in its own process (so that
+    serving does not share the crawl's cores' GIL)."""
+    with serve_news_farm(farm_articles, prerender=True) as server:
+        port_pipe.send(server.server_address[1])
+        threading.Event().wait()  # until the benchmark terminates this process
 
 
 def start_site(articles: int) -> tuple[str, multiprocessing.Process]:

@@ -85,14 +85,22 @@ def serve_demo_site(host: str = "127.0.0.1", port: int = 0) -> Iterator[SiteServ
     server.site = DemoSite(f"http://{host}:{server.server_address[1]}")
     server.request_log = []
     server.user_agents = set()
-    server.release = threading.Event()
-    server.served = threading.Condition()
-    thread = threading.Thread(target=server.serve_forever, name="demo-site", daemon=True)
+    with serving(server, "demo-site"):
+        yield server
+
+
+@contextmanager
+def serving(server: ThreadingHTTPServer, name: str) -> Iterator[None]:
+    """Run `server` in a thread until the block ends; a `release` event it has is set first,
+    so that requests it holds end. Its `served` condition is made here."""
+    server.release = threading.Event()  # type: ignore[attr-defined]
+    server.served = threading.Condition()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
-        yield server
+        yield
     finally:
-        server.release.set()
+        server.release.set()  # type: ignore[attr-defined]
         server.shutdown()
         server.server_close()
-        thread.join()
+        thread.join(timeout=10)

@@ -22,6 +22,8 @@ from functools import lru_cache
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from crawler.demo.server import serving
+
 WORDS = [
     "harbour",
     "council",
@@ -289,6 +291,7 @@ class FarmServer(ThreadingHTTPServer):
     request_queue_size = 256
     farm: NewsFarm
     requests: Counter[str]
+    pages: dict[str, tuple[int, str, bytes]]  # rendered in advance, if asked
     # Article requests after the first `hold_articles_after` wait until `release` is set.
     hold_articles_after: int | None = None
     release: threading.Event
@@ -324,7 +327,8 @@ class _FarmHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         self.server.count(path)
-        status, content_type, body = self.server.farm.render(path)
+        page = self.server.pages.get(path)
+        status, content_type, body = page or self.server.farm.render(path)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -336,19 +340,16 @@ class _FarmHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve_news_farm(articles: int, seed: int = 7) -> Iterator[FarmServer]:
-    """Serve a generated site of `articles` articles on 127.0.0.1 until the block ends."""
+def serve_news_farm(
+    articles: int, seed: int = 7, *, prerender: bool = False
+) -> Iterator[FarmServer]:
+    """Serve a generated site of `articles` articles on 127.0.0.1 until the block ends;
+    `prerender` renders every page first (benchmarks: serving costs no rendering)."""
     server = FarmServer(("127.0.0.1", 0), _FarmHandler)
     server.farm = NewsFarm(f"http://127.0.0.1:{server.server_address[1]}", articles, seed)
     server.requests = Counter()
-    server.release = threading.Event()
-    server.served = threading.Condition()
-    thread = threading.Thread(target=server.serve_forever, name="news-farm", daemon=True)
-    thread.start()
-    try:
+    server.pages = (
+        {path: server.farm.render(path) for path in server.farm.paths()} if prerender else {}
+    )
+    with serving(server, "news-farm"):
         yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
