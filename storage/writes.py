@@ -131,27 +131,15 @@ def upsert_article(
     values["date_candidates"] = [list(candidate) for candidate in record.date_candidates]
     values["authors"] = list(record.authors)
     values["tags"] = list(record.tags)
-    insert = dialect_insert(session, Article).values(
+    values.update(
         canonical_url=record.canonical_url,
         site_id=site_id,
         first_seen_at=record.fetched_at,
         last_seen_at=record.fetched_at,
         fetch_id=fetch_id,
-        **values,
     )
-    changes = {
-        name: insert.excluded[name]
-        for name in (*EXTRACTED_FIELDS, "raw_body", "date_candidates", "fetch_id")
-    }
-    changes["last_seen_at"] = _later(Article.last_seen_at, insert.excluded.last_seen_at)
-    changes["first_seen_at"] = case(
-        (insert.excluded.first_seen_at < Article.first_seen_at, insert.excluded.first_seen_at),
-        else_=Article.first_seen_at,
-    )
-    statement = insert.on_conflict_do_update(
-        index_elements=["canonical_url"], set_=changes
-    ).returning(Article.id)
-    article_id: int = session.execute(statement).scalar_one()
+    statement = _article_upsert(session.get_bind().dialect.name)
+    article_id: int = session.execute(statement, values).scalar_one()
     link_banners(session, article_id, record.banners, site_id=site_id, seen_at=record.fetched_at)
     replace_learned_banners(
         session, article_id, learned_banners, site_id=site_id, seen_at=record.fetched_at
@@ -163,6 +151,45 @@ def upsert_article(
     else:
         outcome = "unchanged"
     return ArticleWrite(article_id=article_id, outcome=outcome)
+
+
+@functools.cache
+def _article_upsert(dialect: str) -> Any:
+    """INSERT an article, or update it keeping first-seen and moving last-seen forward only."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    insert = module.insert(Article)
+    changes: dict[str, Any] = {
+        name: insert.excluded[name]
+        for name in (*EXTRACTED_FIELDS, "raw_body", "date_candidates", "fetch_id")
+    }
+    changes["last_seen_at"] = _later(Article.last_seen_at, insert.excluded.last_seen_at)
+    changes["first_seen_at"] = case(
+        (insert.excluded.first_seen_at < Article.first_seen_at, insert.excluded.first_seen_at),
+        else_=Article.first_seen_at,
+    )
+    return insert.on_conflict_do_update(index_elements=["canonical_url"], set_=changes).returning(
+        Article.id
+    )
+
+
+@functools.cache
+def _banner_upsert(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    insert = module.insert(Banner)
+    return insert.on_conflict_do_update(
+        index_elements=["site_id", "text_hash"],
+        set_={"last_seen_at": _later(Banner.last_seen_at, insert.excluded.last_seen_at)},
+    ).returning(Banner.id, sort_by_parameter_order=True)
+
+
+@functools.cache
+def _banner_link_upsert(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    link = module.insert(ArticleBanner)
+    return link.on_conflict_do_update(
+        index_elements=["article_id", "banner_id"],
+        set_={"last_seen_at": _later(ArticleBanner.last_seen_at, link.excluded.last_seen_at)},
+    )
 
 
 def link_banners(
@@ -177,38 +204,22 @@ def link_banners(
     """Store `banners` for the site (once each) and link them to the article."""
     if not banners:
         return
-    banner_ids: list[int] = []
-    for banner in {b.text_hash: b for b in banners}.values():
-        insert = dialect_insert(session, Banner).values(
-            site_id=site_id,
-            kind=banner.kind,
-            text=banner.text,
-            text_hash=banner.text_hash,
-            first_seen_at=seen_at,
-            last_seen_at=seen_at,
-            page_count=0,
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=["site_id", "text_hash"],
-            set_={"last_seen_at": _later(Banner.last_seen_at, insert.excluded.last_seen_at)},
-        ).returning(Banner.id)
-        banner_ids.append(session.execute(statement).scalar_one())
-    for banner_id in sorted(banner_ids):
-        link = dialect_insert(session, ArticleBanner).values(
-            article_id=article_id,
-            banner_id=banner_id,
-            first_seen_at=seen_at,
-            last_seen_at=seen_at,
-            origin=origin,
-        )
-        session.execute(
-            link.on_conflict_do_update(
-                index_elements=["article_id", "banner_id"],
-                set_={
-                    "last_seen_at": _later(ArticleBanner.last_seen_at, link.excluded.last_seen_at)
-                },
-            )
-        )
+    dialect = session.get_bind().dialect.name
+    unique = {banner.text_hash: banner for banner in banners}
+    rows = [
+        {"site_id": site_id, "kind": banner.kind, "text": banner.text, "text_hash": text_hash,
+         "first_seen_at": seen_at, "last_seen_at": seen_at, "page_count": 0}
+        for text_hash, banner in sorted(unique.items())
+    ]  # fmt: skip
+    banner_ids = list(session.scalars(_banner_upsert(dialect), rows))
+    session.execute(
+        _banner_link_upsert(dialect),
+        [
+            {"article_id": article_id, "banner_id": banner_id, "first_seen_at": seen_at,
+             "last_seen_at": seen_at, "origin": origin}
+            for banner_id in sorted(banner_ids)
+        ],
+    )  # fmt: skip
     _recount_banners(session, set(banner_ids))
 
 
