@@ -60,9 +60,26 @@ class ArticleWrite:
 
 def dialect_insert(session: Session, table: Any) -> Any:
     """Return the dialect's INSERT for `table` (both have on_conflict_do_update/nothing)."""
-    dialect = session.get_bind().dialect.name
+    return _insert(session.get_bind().dialect.name, table)
+
+
+def _insert(dialect: str, table: Any) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table)
+
+
+@functools.cache
+def _upsert_seen(dialect: str, model: Any, keys: tuple[str, ...], *, returning_id: bool) -> Any:
+    """INSERT a `model` row, or only move its `last_seen_at` forward if `keys` already hold one;
+    built once per dialect, so executing it costs no statement building or compiling."""
+    insert = _insert(dialect, model)
+    statement = insert.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={"last_seen_at": _later(model.last_seen_at, insert.excluded.last_seen_at)},
+    )
+    return (
+        statement.returning(model.id, sort_by_parameter_order=True) if returning_id else statement
+    )
 
 
 def _later(column: Any, value: Any) -> Any:
@@ -156,8 +173,7 @@ def upsert_article(
 @functools.cache
 def _article_upsert(dialect: str) -> Any:
     """INSERT an article, or update it keeping first-seen and moving last-seen forward only."""
-    module = postgresql if dialect == "postgresql" else sqlite
-    insert = module.insert(Article)
+    insert = _insert(dialect, Article)
     changes: dict[str, Any] = {
         name: insert.excluded[name]
         for name in (*EXTRACTED_FIELDS, "raw_body", "date_candidates", "fetch_id")
@@ -169,26 +185,6 @@ def _article_upsert(dialect: str) -> Any:
     )
     return insert.on_conflict_do_update(index_elements=["canonical_url"], set_=changes).returning(
         Article.id
-    )
-
-
-@functools.cache
-def _banner_upsert(dialect: str) -> Any:
-    module = postgresql if dialect == "postgresql" else sqlite
-    insert = module.insert(Banner)
-    return insert.on_conflict_do_update(
-        index_elements=["site_id", "text_hash"],
-        set_={"last_seen_at": _later(Banner.last_seen_at, insert.excluded.last_seen_at)},
-    ).returning(Banner.id, sort_by_parameter_order=True)
-
-
-@functools.cache
-def _banner_link_upsert(dialect: str) -> Any:
-    module = postgresql if dialect == "postgresql" else sqlite
-    link = module.insert(ArticleBanner)
-    return link.on_conflict_do_update(
-        index_elements=["article_id", "banner_id"],
-        set_={"last_seen_at": _later(ArticleBanner.last_seen_at, link.excluded.last_seen_at)},
     )
 
 
@@ -211,9 +207,13 @@ def link_banners(
          "first_seen_at": seen_at, "last_seen_at": seen_at, "page_count": 0}
         for text_hash, banner in sorted(unique.items())
     ]  # fmt: skip
-    banner_ids = list(session.scalars(_banner_upsert(dialect), rows))
+    banner_ids = list(
+        session.scalars(
+            _upsert_seen(dialect, Banner, ("site_id", "text_hash"), returning_id=True), rows
+        )
+    )
     session.execute(
-        _banner_link_upsert(dialect),
+        _upsert_seen(dialect, ArticleBanner, ("article_id", "banner_id"), returning_id=False),
         [
             {"article_id": article_id, "banner_id": banner_id, "first_seen_at": seen_at,
              "last_seen_at": seen_at, "origin": origin}
@@ -274,17 +274,6 @@ def finish_run(
     run.stats = stats
 
 
-@functools.cache
-def _block_upsert(dialect: str) -> Any:
-    """INSERT a site block, or move its last-seen time forward; RETURNING its id."""
-    module = postgresql if dialect == "postgresql" else sqlite
-    insert = module.insert(SiteBlock)
-    return insert.on_conflict_do_update(
-        index_elements=["site_id", "block_hash"],
-        set_={"last_seen_at": _later(SiteBlock.last_seen_at, insert.excluded.last_seen_at)},
-    ).returning(SiteBlock.id, sort_by_parameter_order=True)
-
-
 def record_article_blocks(
     session: Session,
     article_id: int,
@@ -309,7 +298,8 @@ def record_article_blocks(
              "page_count": 0, "first_seen_at": seen_at, "last_seen_at": seen_at}
             for block_hash in sorted(blocks)
         ]  # fmt: skip
-        statement = _block_upsert(session.get_bind().dialect.name)
+        statement = _upsert_seen(session.get_bind().dialect.name, SiteBlock,
+                                 ("site_id", "block_hash"), returning_id=True)  # fmt: skip
         new_ids = set(session.scalars(statement, rows))
     if old_ids - new_ids:
         session.execute(
