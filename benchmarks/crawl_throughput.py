@@ -2,7 +2,7 @@
 
     python benchmarks/crawl_throughput.py [--articles 5000] [--postgresql URL] [--checkpoints 1000]
 
-Serves a generated site (tests/support/news_farm.py: three templates, 30 to 60 KB pages) from a
+Serves a generated site (tests/support/news_farm.py: three templates, about 90 KB pages) from a
 separate process on 127.0.0.1, with every page rendered before the clock starts, then measures:
 
 - newsarchive: `newsarchive crawl` of the whole site into a new SQLite archive (and into

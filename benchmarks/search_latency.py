@@ -150,6 +150,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--postgresql", metavar="URL")
     parser.add_argument("--sqlite", metavar="PATH", help="keep the SQLite archive here")
+    parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     args = parser.parse_args()
     searches = queries(args.queries)
     print(f"machine: {socket.gethostname()}, {os.cpu_count()} cores; {args.articles:,} articles, "
@@ -157,7 +158,8 @@ def main() -> None:
     targets: list[tuple[str, str, Path | None]] = []
     folder = tempfile.mkdtemp()
     path = Path(args.sqlite) if args.sqlite else Path(folder) / "search.db"
-    targets.append(("SQLite", f"sqlite:///{path}", path))
+    if not args.no_sqlite:
+        targets.append(("SQLite", f"sqlite:///{path}", path))
     if args.postgresql:
         targets.append(("PostgreSQL", args.postgresql, None))
     for name, url, file in targets:

@@ -9,7 +9,7 @@ on every core.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -20,6 +20,7 @@ from w3lib.url import safe_url_string
 from crawler.classification import classify_page
 from crawler.extraction import ExtractionError, extract_from_tree, parse_html
 from crawler.items import ARTICLE, OTHER, DateCandidate, PageAnalysis
+from storage.records import StoredBody
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
 # Links to files that are not pages (as Scrapy's LinkExtractor skips them).
@@ -42,10 +43,19 @@ class AnalysisRequest:
     listed_dates: tuple[DateCandidate, ...] = ()
     min_text_chars: int
     banner_selectors: tuple[str, ...] = ()
+    body: bytes = b""  # the raw body, to compress for the archive off the reactor
 
 
 def analyze_page(request: AnalysisRequest) -> PageAnalysis:
-    """Parse the page once; return its kind and its article, or its links and feeds."""
+    """Parse the page once; return its kind and its article, or its links and feeds, and its
+    raw body compressed as the archive keeps it."""
+    analysis = _analyze(request)
+    if request.body:
+        return replace(analysis, stored_body=StoredBody.of(request.body))
+    return analysis
+
+
+def _analyze(request: AnalysisRequest) -> PageAnalysis:
     try:
         tree = parse_html(request.text)
     except ExtractionError as exc:

@@ -51,6 +51,7 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
     "with_metadata": False,  # read_metadata() below: the same, without a second date search
     "deduplicate": False,
     "favor_precision": True,
+    "fast": True,
 }
 # When the precise pass finds less than this, trafilatura's default balance is tried as well
 # (without its fallback extractors): precision mode sometimes keeps only a fragment.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.records import ArticleRecord, FetchRecord
+from storage.records import ArticleRecord, FetchRecord, StoredBody
 
 # What a fetched page is, as the spider sees it.
 ARTICLE, LISTING, OTHER, ERROR, FEED, SITEMAP, ROBOTS = (
@@ -102,3 +102,4 @@ class PageAnalysis:
     rejection: str = ""  # why an article page gave no article
     links: tuple[str, ...] = ()
     feeds: tuple[str, ...] = ()
+    stored_body: StoredBody | None = None  # the raw body, compressed by the worker

@@ -222,7 +222,7 @@ def store_article(
     a stored page (`is_refetch=False`) refines the latest version instead. `date_order_hint`
     ("dmy" or "mdy", from the sources file) overrides what the site's dates show.
     """
-    site = session.get_one(Site, site_id)
+    site = session.get_one(Site, site_id)  # from the session's identity map after the first page
     body, notices = clean_body(record.body, boilerplate_hashes(session, site_id))
     cleaned = replace(record, body=body, raw_body=record.body, content_hash=fingerprint(body))
     if record.date_candidates:
@@ -237,6 +237,7 @@ def store_article(
             title=record.title,
             raw_body=record.body,
             seen_at=record.fetched_at,
+            is_new=write.outcome == "new",
         )
     else:
         refresh_latest_version(session, write.article_id, title=record.title, raw_body=record.body)
@@ -250,5 +251,6 @@ def store_article(
         body_blocks(record.body),
         site_id=site_id,
         seen_at=record.fetched_at,
+        is_new=write.outcome == "new",
     )
     return write

@@ -29,7 +29,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from twisted.internet.defer import Deferred
 
 from crawler.normalization import canonical_url, site_host
@@ -79,6 +79,9 @@ class _ArchiveReader:
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
 
+LAST_SEEN = select(Article.last_seen_at).where(Article.canonical_url == bindparam("url"))
+
+
 class FreshArticle(IgnoreRequest):
     """The article was archived less than ARCHIVE_REVISIT ago: not fetched, by design."""
 
@@ -109,12 +112,8 @@ class SkipFreshArticlesMiddleware(_ArchiveReader):
     def process_request(self, request: Request) -> None:
         if request.meta.get("is_start") or request.meta.get("conditional"):
             return
-        with session_scope(self.sessions) as session:
-            last_seen = session.scalar(
-                select(Article.last_seen_at).where(
-                    Article.canonical_url == canonical_url(request.url)
-                )
-            )
+        with self.engine.connect() as connection:  # Core: one cached statement, no session
+            last_seen = connection.execute(LAST_SEEN, {"url": canonical_url(request.url)}).scalar()
         if last_seen is not None and last_seen > crawl_now(self.now_setting) - self.revisit:
             self.stats.inc_value("archive/skipped_fresh")
             raise FreshArticle(f"archived at {last_seen:%Y-%m-%d %H:%M} UTC: not due again yet")

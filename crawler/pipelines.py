@@ -105,6 +105,7 @@ class NormalizationPipeline:
             page_kind=kind,
             body=page.body or None,
             error=page.error,
+            stored_body=page.analysis.stored_body if page.analysis and page.body else None,
         )
         article = normalize_article(item.article) if item.article is not None else None
         return ArchivePageItem(
@@ -142,6 +143,8 @@ class StoragePipeline:
         self.date_order_hint: str | None = None
         # Articles stored per site since its boilerplate was last brought up to date.
         self.unlearned: Counter[int] = Counter()
+        # The ids of the sites (host and name) this crawl has stored pages of.
+        self.site_ids: dict[tuple[str, str | None], int] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -219,12 +222,10 @@ class StoragePipeline:
 
     def store(self, item: ArchivePageItem) -> ArchivePageItem:
         """Store the page in one transaction; raise what the database raised."""
+        site_name = item.article.site_name if item.article else None
         with session_scope(self.sessions) as session:
-            site_id = upsert_site(
-                session,
-                item.host,
-                seen_at=item.fetch.fetched_at,
-                name=item.article.site_name if item.article else None,
+            site_id = self.site_ids.get((item.host, site_name)) or upsert_site(
+                session, item.host, seen_at=item.fetch.fetched_at, name=site_name
             )
             fetch_id = record_fetch(session, item.fetch, site_id=site_id, run_id=self.run_id)
             outcome = None
@@ -240,6 +241,7 @@ class StoragePipeline:
                 self.unlearned[site_id] += 1
                 if self.unlearned[site_id] >= self.learning.relearn_every:
                     self._relearn(session, site_id)
+        self.site_ids[item.host, site_name] = site_id  # committed: known from now on
         self.stats.inc_value("archive/pages_fetched")
         if item.fetch.status == 0 or item.fetch.status >= 400:
             self.stats.inc_value("archive/fetch_errors")

@@ -6,8 +6,32 @@ aware UTC datetimes, canonical URLs, clean text.
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# zlib level of stored bodies: 3 packs HTML to 4.5 times smaller in half the time of level 6
+# (5.1 times): measured on the 181 pages of ../shared/benchmarks/article-extraction.
+BODY_COMPRESSION = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredBody:
+    """A response body as the archive keeps it: compressed, with its size and SHA-256."""
+
+    size: int
+    sha256: str
+    zlib: bytes
+
+    @classmethod
+    def of(cls, body: bytes) -> StoredBody:
+        """Compress `body` (in a worker process for analysed pages: crawler.analysis)."""
+        return cls(
+            size=len(body),
+            sha256=hashlib.sha256(body).hexdigest(),
+            zlib=zlib.compress(body, BODY_COMPRESSION),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +46,7 @@ class FetchRecord:
     page_kind: str = "other"  # article, listing, other, error
     body: bytes | None = None
     error: str | None = None
+    stored_body: StoredBody | None = None  # `body` compressed already, if it was
 
 
 @dataclass(frozen=True, kw_only=True)

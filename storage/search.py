@@ -27,6 +27,9 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 QUERY_PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 # Weights of title and body in the ranking, as in the PostgreSQL setweight() of the index.
 TITLE_WEIGHT, BODY_WEIGHT = 4.0, 1.0
+# How many of a query's most recently archived matches are ranked: bounds a search's time when a
+# word is in most of a large archive (issue #6: under 100 ms at 1,000,000 articles).
+SEARCH_CANDIDATES = 2000
 
 
 # What a hit shows of its article; the snippet and the score follow, per backend.
@@ -51,13 +54,23 @@ class SearchHit:
 
 
 def search_articles(
-    session: Session, query: str, article_filter: ArticleFilter, *, limit: int = 20
+    session: Session,
+    query: str,
+    article_filter: ArticleFilter,
+    *,
+    limit: int = 20,
+    candidates: int = SEARCH_CANDIDATES,
 ) -> list[SearchHit]:
-    """Return the best `limit` articles matching `query`, best first."""
+    """Return the best `limit` articles matching `query`, best first.
+
+    Ranking reads the `candidates` most recently archived matches (all of them when a query
+    matches fewer), so that a search takes about the same time in an archive of a thousand
+    articles or of millions, however common its words.
+    """
     query = CONTROL_CHARACTERS.sub(" ", query)
     if session.get_bind().dialect.name == "postgresql":
-        return _search_postgresql(session, query, article_filter, limit)
-    return _search_sqlite(session, query, article_filter, limit)
+        return _search_postgresql(session, query, article_filter, limit, candidates)
+    return _search_sqlite(session, query, article_filter, limit, candidates)
 
 
 def fts5_query(query: str) -> str:
@@ -95,47 +108,67 @@ def fts5_query(query: str) -> str:
 
 
 def _search_sqlite(
-    session: Session, query: str, article_filter: ArticleFilter, limit: int
+    session: Session, query: str, article_filter: ArticleFilter, limit: int, candidates: int
 ) -> list[SearchHit]:
     fts = table("articles_fts", column("rowid"))
-    match = fts5_query(query)
+    match = text("articles_fts MATCH :match").bindparams(match=fts5_query(query))
     rank: ColumnClause[float] = literal_column(f"bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})")
+    # FTS5 walks a term's matches newest first and stops after `candidates`; only those are
+    # scored (bm25 is lower for better matches).
+    newest = (
+        article_filter.apply(
+            select(fts.c.rowid.label("id"), rank.label("rank"))
+            .select_from(fts)
+            .join(Article, Article.id == fts.c.rowid)
+            .where(match)
+        )
+        .order_by(fts.c.rowid.desc())
+        .limit(candidates)
+        .subquery()
+    )
+    best = session.execute(
+        select(newest.c.id, newest.c.rank).order_by(newest.c.rank, newest.c.id).limit(limit)
+    ).all()
+    if not best:
+        return []
+    # Snippets for the best only: FTS5 finds each of them by rowid within the match.
     snippet: ColumnClause[str] = literal_column(
         f"snippet(articles_fts, 1, '{SNIPPET_START}', '{SNIPPET_END}', '…', 24)"
     )
-    statement = (
-        select(*HIT_COLUMNS, snippet, rank)
-        .select_from(fts)
-        .join(Article, Article.id == fts.c.rowid)
-        .join(Site, Site.id == Article.site_id)
-        .where(text("articles_fts MATCH :match").bindparams(match=match))
-        .order_by(rank, Article.id)
-        .limit(limit)
+    ids = [row.id for row in best]
+    query_snippets = (
+        select(fts.c.rowid, snippet).select_from(fts).where(match, fts.c.rowid.in_(ids))
     )
-    rows = session.execute(article_filter.apply(statement)).all()
-    # bm25() is lower for better matches; turn it into a score where higher is better.
-    return [_hit(row, score=-row[6]) for row in rows]
+    snippets: dict[int, str] = dict(session.execute(query_snippets).all())
+    return _hits(session, [(row.id, -row.rank) for row in best], snippets)
 
 
 def _search_postgresql(
-    session: Session, query: str, article_filter: ArticleFilter, limit: int
+    session: Session, query: str, article_filter: ArticleFilter, limit: int, candidates: int
 ) -> list[SearchHit]:
     tsquery = func.websearch_to_tsquery(literal_column("'simple'::regconfig"), query)
     if session.scalar(select(func.numnode(tsquery))) == 0:
         raise InvalidSearchQuery(f"nothing to search for in {query!r}: give at least one word")
-    vector: ColumnClause[Any] = literal_column(
-        # The same expression as the GIN index ix_articles_search (migration 0001).
-        "(setweight(to_tsvector('simple'::regconfig, coalesce(articles.title, '')), 'A') || "
-        "setweight(to_tsvector('simple'::regconfig, coalesce(articles.body, '')), 'B'))"
+    # The stored, GIN-indexed vector of migration 0009 (title weighted A, body B).
+    vector: ColumnClause[Any] = literal_column("articles.search_vector")
+    # The newest `candidates` matches (the planner walks the primary key backwards for common
+    # words, the GIN index for rare ones); only those are ranked.
+    newest = (
+        article_filter.apply(select(Article.id).where(vector.op("@@")(tsquery)))
+        .order_by(Article.id.desc())
+        .limit(candidates)
+        .cte("newest")
+        .prefix_with("MATERIALIZED")
     )
     rank = func.ts_rank_cd(vector, tsquery)
-    matches = (
-        article_filter.apply(select(Article.id, rank.label("score")))
-        .where(vector.op("@@")(tsquery))
+    best = session.execute(
+        select(Article.id, rank)
+        .join(newest, newest.c.id == Article.id)
         .order_by(rank.desc(), Article.id)
         .limit(limit)
-        .subquery()
-    )
+    ).all()
+    if not best:
+        return []
     snippet = func.ts_headline(
         literal_column("'simple'::regconfig"),
         Article.body,
@@ -143,17 +176,32 @@ def _search_postgresql(
         f"StartSel={SNIPPET_START}, StopSel={SNIPPET_END}, MaxWords=24, MinWords=12, "
         "MaxFragments=2, FragmentDelimiter=' … '",
     )
-    statement = (
-        select(*HIT_COLUMNS, snippet, matches.c.score)
-        .join(matches, matches.c.id == Article.id)
-        .join(Site, Site.id == Article.site_id)
-        .order_by(matches.c.score.desc(), Article.id)
-    )
-    return [_hit(row, score=float(row[6])) for row in session.execute(statement).all()]
+    ids = [row[0] for row in best]
+    query_snippets = select(Article.id, snippet).where(Article.id.in_(ids))
+    snippets: dict[int, str] = dict(session.execute(query_snippets).all())
+    return _hits(session, [(row[0], float(row[1])) for row in best], snippets)
 
 
-def _hit(row: Sequence[Any], *, score: float) -> SearchHit:
-    article_id, url, host, title, published_at, snippet, _ = row
+def _hits(
+    session: Session, ranked: list[tuple[int, float]], snippets: dict[int, str]
+) -> list[SearchHit]:
+    """The hits of the `ranked` (article id, score) pairs, in that order, with their snippets."""
+    rows = {
+        row[0]: row
+        for row in session.execute(
+            select(*HIT_COLUMNS)
+            .join(Site, Site.id == Article.site_id)
+            .where(Article.id.in_([article_id for article_id, _ in ranked]))
+        )
+    }
+    return [
+        _hit(rows[article_id], snippet=snippets.get(article_id, ""), score=score)
+        for article_id, score in ranked
+    ]
+
+
+def _hit(row: Sequence[Any], *, snippet: str, score: float) -> SearchHit:
+    article_id, url, host, title, published_at = row
     return SearchHit(
         article_id=article_id,
         url=url,

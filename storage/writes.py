@@ -4,13 +4,12 @@ the transaction (`storage.database.session_scope`)."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, select, update
 from sqlalchemy import insert as insert_into
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -26,7 +25,7 @@ from storage.models import (
     Site,
     SiteBlock,
 )
-from storage.records import ArticleRecord, BannerRecord, FetchRecord
+from storage.records import ArticleRecord, BannerRecord, FetchRecord, StoredBody
 
 ArticleOutcome = Literal["new", "updated", "unchanged"]
 
@@ -63,6 +62,11 @@ def dialect_insert(session: Session, table: Any) -> Any:
     return _insert(session.get_bind().dialect.name, table)
 
 
+def _table(model: Any) -> Table:
+    """The Core table of a mapped class."""
+    return cast(Table, model.__table__)
+
+
 def _insert(dialect: str, table: Any) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table)
@@ -71,15 +75,23 @@ def _insert(dialect: str, table: Any) -> Any:
 @functools.cache
 def _upsert_seen(dialect: str, model: Any, keys: tuple[str, ...], *, returning_id: bool) -> Any:
     """INSERT a `model` row, or only move its `last_seen_at` forward if `keys` already hold one;
-    built once per dialect, so executing it costs no statement building or compiling."""
-    insert = _insert(dialect, model)
+    built once per dialect on the model's table (SQLAlchemy Core: no ORM bulk-insert machinery),
+    so executing it costs no statement building or compiling."""
+    table = _table(model)
+    insert = _insert(dialect, table)
     statement = insert.on_conflict_do_update(
         index_elements=list(keys),
-        set_={"last_seen_at": _later(model.last_seen_at, insert.excluded.last_seen_at)},
+        set_={"last_seen_at": _later(table.c.last_seen_at, insert.excluded.last_seen_at)},
     )
     return (
-        statement.returning(model.id, sort_by_parameter_order=True) if returning_id else statement
+        statement.returning(table.c.id, sort_by_parameter_order=True) if returning_id else statement
     )
+
+
+def _run(session: Session, statement: Any, parameters: Any = None) -> Any:
+    """Execute a Core statement on the session's connection (inside its transaction), past the
+    ORM's statement handling: for the cached statements of the write path."""
+    return session.connection().execute(statement, parameters)
 
 
 def _later(column: Any, value: Any) -> Any:
@@ -89,34 +101,49 @@ def _later(column: Any, value: Any) -> Any:
 
 def upsert_site(session: Session, host: str, *, seen_at: datetime, name: str | None = None) -> int:
     """Return the id of the site `host`, adding it if it is new."""
-    statement = dialect_insert(session, Site).values(host=host, name=name, first_seen_at=seen_at)
-    session.execute(statement.on_conflict_do_nothing(index_elements=["host"]))
-    site = session.scalars(select(Site).where(Site.host == host)).one()
-    if name and not site.name:
-        site.name = name
-    return site.id
+    dialect = session.get_bind().dialect.name
+    _run(session, _site_insert(dialect), {"host": host, "name": name, "first_seen_at": seen_at})
+    site_id, site_name = _run(session, _SITE_BY_HOST, {"host": host}).one()
+    if name and not site_name:
+        _run(session, _SITE_NAME, {"site": site_id, "site_name": name})
+    return int(site_id)
+
+
+@functools.cache
+def _site_insert(dialect: str) -> Any:
+    return _insert(dialect, _table(Site)).on_conflict_do_nothing(index_elements=["host"])
+
+
+_SITES = _table(Site)
+_SITE_BY_HOST = select(_SITES.c.id, _SITES.c.name).where(_SITES.c.host == bindparam("host"))
+_SITE_NAME = (
+    update(_SITES).where(_SITES.c.id == bindparam("site")).values(name=bindparam("site_name"))
+)
 
 
 def record_fetch(session: Session, record: FetchRecord, *, site_id: int, run_id: int | None) -> int:
     """Store one HTTP response, its body compressed, and return its id."""
-    body = record.body
-    fetch = Fetch(
-        run_id=run_id,
-        site_id=site_id,
-        url=record.url,
-        final_url=record.final_url,
-        status=record.status,
-        content_type=record.content_type,
-        fetched_at=record.fetched_at,
-        page_kind=record.page_kind,
-        error=record.error,
-        body_size=len(body or b""),
-        body_sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
-        body_zlib=zlib.compress(body, 6) if body is not None else None,
-    )
-    session.add(fetch)
-    session.flush()
-    return fetch.id
+    stored = record.stored_body
+    if stored is None and record.body is not None:
+        stored = StoredBody.of(record.body)
+    values = {
+        "run_id": run_id,
+        "site_id": site_id,
+        "url": record.url,
+        "final_url": record.final_url,
+        "status": record.status,
+        "content_type": record.content_type,
+        "fetched_at": record.fetched_at,
+        "page_kind": record.page_kind,
+        "error": record.error,
+        "body_size": stored.size if stored else 0,
+        "body_sha256": stored.sha256 if stored else None,
+        "body_zlib": stored.zlib if stored else None,
+    }
+    return int(_run(session, _FETCH_INSERT, values).scalar_one())
+
+
+_FETCH_INSERT = insert_into(_table(Fetch)).returning(_table(Fetch).c.id)
 
 
 def fetch_body(fetch: Fetch) -> bytes | None:
@@ -140,9 +167,7 @@ def upsert_article(
     Keeps `first_seen_at`, moves `last_seen_at` forward only, and reports whether the body
     was new, changed or unchanged.
     """
-    previous_hash = session.scalar(
-        select(Article.content_hash).where(Article.canonical_url == record.canonical_url)
-    )
+    previous_hash = _run(session, _ARTICLE_HASH, {"url": record.canonical_url}).scalar()
     values: dict[str, Any] = {name: getattr(record, name) for name in EXTRACTED_FIELDS}
     values["raw_body"] = record.raw_body or record.body
     values["date_candidates"] = [list(candidate) for candidate in record.date_candidates]
@@ -156,10 +181,15 @@ def upsert_article(
         fetch_id=fetch_id,
     )
     statement = _article_upsert(session.get_bind().dialect.name)
-    article_id: int = session.execute(statement, values).scalar_one()
+    article_id = int(_run(session, statement, values).scalar_one())
     link_banners(session, article_id, record.banners, site_id=site_id, seen_at=record.fetched_at)
     replace_learned_banners(
-        session, article_id, learned_banners, site_id=site_id, seen_at=record.fetched_at
+        session,
+        article_id,
+        learned_banners,
+        site_id=site_id,
+        seen_at=record.fetched_at,
+        is_new=previous_hash is None,
     )
     if previous_hash is None:
         outcome: ArticleOutcome = "new"
@@ -170,21 +200,30 @@ def upsert_article(
     return ArticleWrite(article_id=article_id, outcome=outcome)
 
 
+_ARTICLES = _table(Article)
+_ARTICLE_HASH = select(_ARTICLES.c.content_hash).where(
+    _ARTICLES.c.canonical_url == bindparam("url")
+)
+
+
 @functools.cache
 def _article_upsert(dialect: str) -> Any:
     """INSERT an article, or update it keeping first-seen and moving last-seen forward only."""
-    insert = _insert(dialect, Article)
+    insert = _insert(dialect, _ARTICLES)
     changes: dict[str, Any] = {
         name: insert.excluded[name]
         for name in (*EXTRACTED_FIELDS, "raw_body", "date_candidates", "fetch_id")
     }
-    changes["last_seen_at"] = _later(Article.last_seen_at, insert.excluded.last_seen_at)
+    changes["last_seen_at"] = _later(_ARTICLES.c.last_seen_at, insert.excluded.last_seen_at)
     changes["first_seen_at"] = case(
-        (insert.excluded.first_seen_at < Article.first_seen_at, insert.excluded.first_seen_at),
-        else_=Article.first_seen_at,
+        (
+            insert.excluded.first_seen_at < _ARTICLES.c.first_seen_at,
+            insert.excluded.first_seen_at,
+        ),
+        else_=_ARTICLES.c.first_seen_at,
     )
     return insert.on_conflict_do_update(index_elements=["canonical_url"], set_=changes).returning(
-        Article.id
+        _ARTICLES.c.id
     )
 
 
@@ -207,12 +246,10 @@ def link_banners(
          "first_seen_at": seen_at, "last_seen_at": seen_at, "page_count": 0}
         for text_hash, banner in sorted(unique.items())
     ]  # fmt: skip
-    banner_ids = list(
-        session.scalars(
-            _upsert_seen(dialect, Banner, ("site_id", "text_hash"), returning_id=True), rows
-        )
-    )
-    session.execute(
+    upsert = _upsert_seen(dialect, Banner, ("site_id", "text_hash"), returning_id=True)
+    banner_ids = list(_run(session, upsert, rows).scalars())
+    _run(
+        session,
         _upsert_seen(dialect, ArticleBanner, ("article_id", "banner_id"), returning_id=False),
         [
             {"article_id": article_id, "banner_id": banner_id, "first_seen_at": seen_at,
@@ -281,13 +318,19 @@ def record_article_blocks(
     *,
     site_id: int,
     seen_at: datetime,
+    is_new: bool = False,
 ) -> None:
-    """Record which blocks (hash → text) an article's body holds, and recount them per site.
+    """Record which blocks (hash → text) an article's body holds, and count them per site.
 
-    Replaces what was recorded for the article before, so a re-crawl counts nothing twice.
+    Replaces what was recorded for the article before, so a re-crawl counts nothing twice;
+    `is_new` (the article was just inserted: it has no blocks yet) saves looking them up.
+    A block's `page_count` moves by one for each article that gains or loses it, in SQL, so two
+    crawlers writing the same site's blocks at once count both.
     """
-    old_ids = set(
-        session.scalars(select(ArticleBlock.block_id).where(ArticleBlock.article_id == article_id))
+    old_ids: set[int] = (
+        set()
+        if is_new
+        else set(_run(session, _ARTICLE_BLOCK_IDS, {"article_id": article_id}).scalars())
     )
     new_ids: set[int] = set()
     if blocks:
@@ -300,24 +343,34 @@ def record_article_blocks(
         ]  # fmt: skip
         statement = _upsert_seen(session.get_bind().dialect.name, SiteBlock,
                                  ("site_id", "block_hash"), returning_id=True)  # fmt: skip
-        new_ids = set(session.scalars(statement, rows))
-    if old_ids - new_ids:
-        session.execute(
-            delete(ArticleBlock).where(
-                ArticleBlock.article_id == article_id, ArticleBlock.block_id.in_(old_ids - new_ids)
-            )
+        new_ids = set(_run(session, statement, rows).scalars())
+    gone, added = sorted(old_ids - new_ids), sorted(new_ids - old_ids)
+    if gone:
+        _run(session, _ARTICLE_BLOCKS_DELETE, {"article_id": article_id, "ids": gone})
+        _run(session, _BLOCK_COUNT_MOVE, {"ids": gone, "by": -1})
+    if added:
+        _run(
+            session,
+            insert_into(_table(ArticleBlock)),
+            [{"article_id": article_id, "block_id": block_id} for block_id in added],
         )
-    if new_ids - old_ids:
-        session.execute(
-            insert_into(ArticleBlock),
-            [
-                {"article_id": article_id, "block_id": block_id}
-                for block_id in sorted(new_ids - old_ids)
-            ],
-        )
-    changed = old_ids ^ new_ids
-    if changed:
-        _recount_pages(session, SiteBlock, ArticleBlock.block_id, changed)
+        _run(session, _BLOCK_COUNT_MOVE, {"ids": added, "by": 1})
+
+
+_ARTICLE_BLOCKS = _table(ArticleBlock)
+_SITE_BLOCKS = _table(SiteBlock)
+_ARTICLE_BLOCK_IDS = select(_ARTICLE_BLOCKS.c.block_id).where(
+    _ARTICLE_BLOCKS.c.article_id == bindparam("article_id")
+)
+_ARTICLE_BLOCKS_DELETE = delete(_ARTICLE_BLOCKS).where(
+    _ARTICLE_BLOCKS.c.article_id == bindparam("article_id"),
+    _ARTICLE_BLOCKS.c.block_id.in_(bindparam("ids", expanding=True)),
+)
+_BLOCK_COUNT_MOVE = (
+    update(_SITE_BLOCKS)
+    .where(_SITE_BLOCKS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(page_count=_SITE_BLOCKS.c.page_count + bindparam("by"))
+)
 
 
 def set_article_body(
@@ -347,12 +400,14 @@ def replace_learned_banners(
     *,
     site_id: int,
     seen_at: datetime,
+    is_new: bool = False,
 ) -> None:
-    """Make `learned_banners` the article's learned banners, and recount the ones it loses."""
+    """Make `learned_banners` the article's learned banners, and recount the ones it loses
+    (`is_new`: the article was just inserted and has none yet)."""
     learned = select(ArticleBanner.banner_id).where(
         ArticleBanner.article_id == article_id, ArticleBanner.origin == "learned"
     )
-    stale = set(session.scalars(learned))
+    stale = set() if is_new else set(session.scalars(learned))
     if stale:
         session.execute(
             delete(ArticleBanner).where(
@@ -375,24 +430,41 @@ def _latest_version(session: Session, article_id: int) -> ArticleVersion | None:
     ).first()
 
 
+_VERSIONS = _table(ArticleVersion)
+_LATEST_VERSION = (
+    select(_VERSIONS.c.version, _VERSIONS.c.raw_body)
+    .where(_VERSIONS.c.article_id == bindparam("article_id"))
+    .order_by(_VERSIONS.c.version.desc())
+    .limit(1)
+)
+_VERSION_INSERT = insert_into(_VERSIONS)
+
+
 def record_version(
-    session: Session, article_id: int, *, title: str | None, raw_body: str, seen_at: datetime
+    session: Session,
+    article_id: int,
+    *,
+    title: str | None,
+    raw_body: str,
+    seen_at: datetime,
+    is_new: bool = False,
 ) -> int | None:
-    """Keep the page's text as a new version of the article if it differs from the latest one.
+    """Keep the page's text as a new version of the article if it differs from the latest one
+    (`is_new`: the article was just inserted and has no version yet).
 
     Returns the new version's number, or None when the text is unchanged (nothing is written).
     """
-    latest = _latest_version(session, article_id)
+    latest = None if is_new else _run(session, _LATEST_VERSION, {"article_id": article_id}).first()
     if latest is not None and latest.raw_body == raw_body:
         return None
     number = latest.version + 1 if latest is not None else 1
-    session.add(
-        ArticleVersion(
-            article_id=article_id, version=number, seen_at=seen_at, title=title, raw_body=raw_body
-        )
-    )
-    session.flush()
-    return number
+    _run(
+        session,
+        _VERSION_INSERT,
+        {"article_id": article_id, "version": number, "seen_at": seen_at, "title": title,
+         "raw_body": raw_body},
+    )  # fmt: skip
+    return int(number)
 
 
 def refresh_latest_version(

@@ -233,6 +233,7 @@ class NewsSpider(Spider):
                 listed_dates=tuple(response.meta.get("listed_dates", ())),
                 min_text_chars=self.min_text_chars,
                 banner_selectors=self.banner_selectors,
+                body=response.body,
             )
         )
         if analysis.kind != ARTICLE:

@@ -10,8 +10,8 @@ from storage.database import make_engine
 from storage.models import Base
 
 # Structures that live only in migrations because SQLAlchemy cannot model them: the FTS5
-# table and its shadow tables on SQLite, the full-text expression index on PostgreSQL.
-UNMODELLED_PREFIXES = ("articles_fts", "ix_articles_search")
+# table and its shadow tables on SQLite, the stored search vector and its index on PostgreSQL.
+UNMODELLED_PREFIXES = ("articles_fts", "ix_articles_search", "search_vector")
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:

@@ -123,3 +123,25 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised():
     assert row["title"] == '\'=HYPERLINK("http://evil.example","x")'
     assert row["body"] == "'+1 then -1"
     assert row["site"] == "'@host"
+
+
+def test_search_ranks_the_most_recently_archived_matches_when_there_are_many(archive):
+    """Only the `candidates` newest matches are ranked: "harbour" is in the title of the first
+    story and the body of the second, archived after it; with one candidate only the second
+    can be found, with two the title match ranks first again."""
+    with session_scope(archive) as session:
+        newest_only = search_articles(session, "harbour", ArticleFilter(), candidates=1)
+        both = search_articles(session, "harbour", ArticleFilter(), candidates=2)
+    assert [hit.title for hit in newest_only] == ["Library reopens"]
+    assert [hit.title for hit in both] == ["Harbour dredging to start", "Library reopens"]
+    assert "**harbour**" in newest_only[0].snippet
+
+
+def test_search_filters_before_it_bounds_the_candidates(archive):
+    """A filter narrows the matches before the newest are taken: a site's matches are found
+    however many newer matches other sites have (the regatta, on another site, is newest)."""
+    with session_scope(archive) as session:
+        hits = search_articles(
+            session, "harbour OR regatta", ArticleFilter(site="news.example"), candidates=1
+        )
+    assert [hit.title for hit in hits] == ["Library reopens"]

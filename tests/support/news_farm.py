@@ -1,7 +1,10 @@
 """A generated news site of any size, served on 127.0.0.1: for shared-crawl tests and benchmarks.
 
-Its pages look like real ones: a navigation bar, a cookie notice, teasers, related links and a
-footer around an article of 4 to 12 paragraphs (about 30 to 60 KB of HTML per page), in three
+Its pages look like real ones: metadata and inline scripts in the head, a menu of about a
+hundred links, a ticker, a cookie notice, a sidebar of teasers with images, an advertisement
+and a "read also" box inside the text, share buttons, tags, related stories, comments and a
+footer of link columns around an article of 4 to 12 paragraphs: about 90 KB and 600 elements
+per page (real news pages: median 115 KB and 785 elements in ../shared/benchmarks), in three
 templates (an `<article>` page with JSON-LD, a div layout, a magazine layout with a figure).
 Listings (`/`, `/page/2/`, ...) link 20 articles each and the next listing; robots.txt
 names a sitemap index whose sitemaps list every article (1,000 per sitemap), as real sites do
@@ -11,6 +14,7 @@ from the article number and a seed, so a site is the same each time it is built.
 
 from __future__ import annotations
 
+import functools
 import random
 import sys
 import threading
@@ -110,9 +114,34 @@ WORDS = [
     "service",
 ]
 SECTIONS = ("politics", "business", "sport", "culture", "science")
+TOPICS = WORDS[:12]  # each section's menu lists its pages on these topics; tags link to them
 PER_LISTING = 20
 PER_SITEMAP = 1000
 HOLD_TIMEOUT_SECONDS = 120
+
+
+# An inline logo and share icons: real pages carry a few KB of SVG path data.
+LOGO = (
+    "<svg class='c-logo' viewBox='0 0 240 40' aria-hidden='true'><path d='"
+    + " ".join(f"M{i} {i % 17} l{i % 7} {i % 11} h{i % 5}" for i in range(120))
+    + "'/></svg>"
+)
+SHARE = "".join(
+    f"<a class='c-share__link c-share__link--{name}' href='https://share.example/{name}'>"
+    "<svg viewBox='0 0 24 24'><path d='"
+    + " ".join(f"M{i} {i % 9} l{i % 4} {i % 6}" for i in range(40))
+    + f"'/></svg><span>{name}</span></a>"
+    for name in ("facebook", "x", "linkedin", "email")
+)
+
+
+def _script(rng: random.Random, lines: int) -> str:
+    """Inline JavaScript of `lines` lines: the trackers and configuration real pages embed."""
+    return "".join(
+        f"window.__cfg_{rng.randrange(10**6)}={{id:'{rng.getrandbits(64):016x}',"
+        f"slot:{rng.randrange(100)},path:'/{rng.choice(WORDS)}/{rng.choice(WORDS)}'}};"
+        for _ in range(lines)
+    )
 
 
 class NewsFarm:
@@ -152,6 +181,10 @@ class NewsFarm:
             number = path.removeprefix("/page/").strip("/")
             if number.isdigit() and 1 <= int(number) <= self.listings:
                 return 200, "text/html; charset=utf-8", self._listing(int(number)).encode()
+        if path in self._section_paths():
+            return 200, "text/html; charset=utf-8", self._section(path).encode()
+        if path == "/feed.xml":
+            return 200, "application/rss+xml", self._feed().encode()
         if path.endswith(".html") and "/story-" in path:
             number = path.rsplit("/story-", 1)[1].removesuffix(".html")
             found = number.isdigit() and int(number) < self.articles
@@ -163,7 +196,20 @@ class NewsFarm:
         """Every page of the site that answers 200."""
         listings = [f"/page/{n}/" for n in range(2, self.listings + 1)]
         sitemaps = [f"/sitemap-{n}.xml" for n in range(self.sitemaps)]
-        return ["/robots.txt", "/sitemap.xml", *sitemaps, "/", *listings, *self.article_paths()]
+        return [
+            "/robots.txt", "/sitemap.xml", *sitemaps, "/feed.xml", "/", *listings,
+            *sorted(self._section_paths()), *self.article_paths(),
+        ]  # fmt: skip
+
+    @functools.cache  # noqa: B019 - a site lives as long as its server
+    def _section_paths(self) -> frozenset[str]:
+        """The section, topic and static pages the menu, tags and footer link to."""
+        return frozenset(
+            [f"/{section}/" for section in SECTIONS]
+            + [f"/{section}/{word}/" for section in SECTIONS for word in TOPICS]
+            + [f"/topics/{word}/" for word in TOPICS]
+            + ["/about/", "/contact/", "/privacy/"]
+        )
 
     # --- pages -------------------------------------------------------------------------------
 
@@ -190,27 +236,100 @@ class NewsFarm:
             f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
         )
 
-    def _chrome(self, title: str, main: str, *, head: str = "") -> str:
-        nav = "".join(
-            f'<li><a href="/{section}/">{section.title()}</a></li>' for section in SECTIONS
+    def _chrome(self, title: str, main: str, *, number: int, head: str = "") -> str:
+        """A page as news sites send them: metadata, scripts and a menu of a hundred links in the
+        head and header, a notice, a newsletter box, a sidebar, a footer of link columns."""
+        rng = random.Random(self.seed * 104_729 + number)
+        menu = "".join(
+            f"<li class='c-menu__item c-menu__item--{section}'>"
+            f"<a class='c-menu__link' href='/{section}/'>{section.title()}</a>"
+            "<ul class='c-menu__sub'>"
+            + "".join(
+                f"<li class='c-menu__subitem'><a class='c-menu__sublink' "
+                f"href='/{section}/{word}/'>{word.title()}</a></li>"
+                for word in TOPICS
+            )
+            + "</ul></li>"
+            for i, section in enumerate(SECTIONS)
         )
-        more = "".join(f'<li><a href="/topics/{word}/">{word}</a></li>' for word in WORDS[:30])
+        ticker = "".join(
+            f"<li><a href='{self.article_path(n)}'>{escape(self._title(n))}</a></li>"
+            for n in rng.sample(range(self.articles), min(5, self.articles))
+        )
+        sidebar = "".join(
+            f"<li class='c-list__item'><a class='c-teaser c-teaser--small' "
+            f"href='{self.article_path(n)}'><img class='c-teaser__image' loading='lazy' "
+            f"src='/img/{n}-160.jpg' srcset='/img/{n}-160.jpg 160w, /img/{n}-320.jpg 320w' "
+            f"alt=''><span class='c-teaser__title'>{escape(self._title(n))}</span></a></li>"
+            for n in rng.sample(range(self.articles), min(20, self.articles))
+        )
+        latest = "".join(
+            f"<li class='c-latest__item'><a href='{self.article_path(n)}'><time>"
+            f"{self.published(n):%H:%M}</time><span>{escape(self._title(n))}</span></a></li>"
+            for n in rng.sample(range(self.articles), min(15, self.articles))
+        )
+        footer = "".join(
+            "<div class='c-footer__column'><h4>"
+            + section.title()
+            + "</h4><ul>"
+            + "".join(
+                f"<li><a href='/{section}/{word}/'>{word.title()}</a></li>" for word in TOPICS[:9]
+            )
+            + "</ul></div>"
+            for i, section in enumerate(SECTIONS)
+        )
         return (
-            f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}"
-            f" - The Generated Times</title>{head}"
-            "<style>body{font-family:serif} .nav li{display:inline}</style></head><body>"
-            f"<header><a href='/'>The Generated Times</a><nav><ul class='nav'>{nav}</ul></nav>"
-            f"<ul class='topics'>{more}</ul></header>"
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{escape(title)} - The Generated Times</title>"
+            f"<meta property='og:title' content='{escape(title)}'>"
+            "<meta property='og:site_name' content='The Generated Times'>"
+            "<meta name='twitter:card' content='summary_large_image'>"
+            "<link rel='stylesheet' href='/static/main.css'>"
+            "<link rel='alternate' type='application/rss+xml' href='/feed.xml'>"
+            f"{head}<script>{_script(rng, 350)}</script>"
+            "<style>body{font-family:serif} .c-menu__item{display:inline}</style></head><body>"
+            "<a class='u-skip-link' href='#main'>Skip to content</a>"
+            f"<header class='c-header'><a class='c-header__logo' href='/'>{LOGO}"
+            "<span>The Generated Times</span></a>"
+            f"<nav class='c-menu' aria-label='Sections'><ul class='c-menu__list'>{menu}</ul>"
+            "</nav><form class='c-search' action='/search'><input name='q' type='search'>"
+            "<button>Search</button></form></header>"
+            f"<div class='c-ticker'><strong>Latest</strong><ul>{ticker}</ul></div>"
             "<div class='cookie-consent'>We use cookies to measure our audience. "
             "<button>Accept</button></div>"
-            f"{main}"
-            "<footer><p>The Generated Times, 1 Harbour Street.</p><ul>"
+            f"<div class='o-grid' id='main'><div class='o-grid__main'>{main}</div>"
+            "<aside class='o-grid__side'><div class='c-ad' id='ad-side'></div>"
+            f"<h3 class='c-list__heading'>Most read</h3><ul class='c-list'>{sidebar}</ul>"
+            f"<h3 class='c-latest__heading'>Latest</h3><ol class='c-latest'>{latest}</ol>"
+            "<div class='c-newsletter'><p>Subscribe to our newsletter for the news of the "
+            "week.</p><form><input type='email' name='email'><button>Sign up</button></form>"
+            "</div></aside></div>"
+            f"<footer class='c-footer'><div class='c-footer__columns'>{footer}</div>"
+            "<p>The Generated Times, 1 Harbour Street.</p><ul>"
             "<li><a href='/about/'>About us</a></li><li><a href='/contact/'>Contact</a></li>"
-            "<li><a href='/privacy/'>Privacy</a></li></ul>"
-            "<p>Subscribe to our newsletter for the news of the week.</p></footer>"
-            "</body></html>"
+            "<li><a href='/privacy/'>Privacy</a></li></ul></footer>"
+            f"<script>{_script(rng, 350)}</script></body></html>"
         )
 
+    def _section(self, path: str) -> str:
+        """A section or topic page: the latest articles, as the first listing shows them."""
+        return self._listing(1).replace("<title>Latest news", f"<title>{escape(path)}", 1)
+
+    def _feed(self) -> str:
+        items = "".join(
+            f"<item><title>{escape(self._title(n))}</title>"
+            f"<link>{self.base_url}{self.article_path(n)}</link>"
+            f"<pubDate>{self.published(n):%a, %d %b %Y %H:%M:%S +0000}</pubDate></item>"
+            for n in range(min(PER_LISTING, self.articles))
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            f"<title>The Generated Times</title><link>{self.base_url}/</link>{items}"
+            "</channel></rss>"
+        )
+
+    @functools.cache  # noqa: B019 - a site lives as long as its server
     def _listing(self, number: int) -> str:
         first = (number - 1) * PER_LISTING
         teasers = "".join(
@@ -224,16 +343,51 @@ class NewsFarm:
             if number < self.listings
             else ""
         )
-        return self._chrome("Latest news", f"<main>{teasers}{more}</main>")
+        return self._chrome("Latest news", f"<main>{teasers}{more}</main>", number=-number)
 
     @lru_cache(maxsize=4096)  # noqa: B019 - a site lives as long as its server
     def _article(self, number: int) -> bytes:
+        rng = random.Random(self.seed * 15_485_863 + number)
         title = escape(self._title(number))
         when = self.published(number)
-        body = "".join(f"<p>{escape(p)}</p>" for p in self._paragraphs(number))
-        related = "".join(
+        paragraphs = [f"<p>{escape(p)}</p>" for p in self._paragraphs(number)]
+        # An advertisement slot and a "read also" box inside the text, as most sites have.
+        paragraphs.insert(
+            2, f"<div class='c-ad c-ad--inline'><script>{_script(rng, 8)}</script></div>"
+        )
+        read_also = "".join(
             f"<li><a href='{self.article_path(n)}'>{escape(self._title(n))}</a></li>"
-            for n in range(max(0, number - 3), number)
+            for n in rng.sample(range(self.articles), min(3, self.articles))
+        )
+        paragraphs.insert(
+            len(paragraphs) // 2,
+            f"<aside class='c-read-also'><h4>Read also</h4><ul>{read_also}</ul></aside>",
+        )
+        body = "".join(paragraphs)
+        related = "".join(
+            f"<div class='c-card'><a class='c-card__link' href='{self.article_path(n)}'>"
+            f"<img class='c-card__image' loading='lazy' src='/img/{n}-320.jpg' "
+            f"srcset='/img/{n}-320.jpg 320w, /img/{n}-640.jpg 640w, /img/{n}-960.jpg 960w' "
+            f"sizes='(max-width: 600px) 100vw, 33vw' alt=''><h3 class='c-card__title'>"
+            f"{escape(self._title(n))}</h3></a><p class='c-card__teaser'>"
+            f"{escape(self._paragraphs(n)[0][:120])}</p><time>{self.published(n):%d %b %Y}</time>"
+            "</div>"
+            for n in rng.sample(range(self.articles), min(12, self.articles))
+        )
+        tags = "".join(
+            f"<li><a rel='tag' href='/topics/{word}/'>{word}</a></li>"
+            for word in rng.sample(TOPICS, 5)
+        )
+        comments = "".join(
+            f"<div class='c-comment'><div class='c-comment__meta'><span>{WORDS[k].title()}"
+            f"</span> <time>{when:%d %b %Y}</time></div><p>{escape(self._paragraphs(k)[0][:200])}"
+            "</p><button>Reply</button></div>"
+            for k in rng.sample(range(len(WORDS)), rng.randint(0, 6))
+        )
+        extras = (
+            f"<div class='c-share'>{SHARE}</div><ul class='c-tags'>{tags}</ul>"
+            f"<section class='c-related'><h2>More stories</h2><div class='o-cards'>{related}"
+            f"</div></section><section class='c-comments'><h2>Comments</h2>{comments}</section>"
         )
         author = f"{WORDS[number % 40].title()} {WORDS[(number * 7) % 60].title()}"
         template = number % 3
@@ -246,15 +400,14 @@ class NewsFarm:
             main = (
                 f"<main><article><h1>{title}</h1><p class='byline'>By {author}</p>"
                 f"<time datetime='{when.isoformat()}'>{when:%d %B %Y}</time>{body}</article>"
-                f"<aside><h2>Related</h2><ul>{related}</ul></aside></main>"
+                f"{extras}</main>"
             )
         elif template == 1:
             head = f"<meta property='article:published_time' content='{when.isoformat()}'>"
             main = (
                 f"<div id='content'><div class='headline'><h1>{title}</h1></div>"
                 f"<div class='meta'>{author} | {when:%Y-%m-%d}</div>"
-                f"<div class='story-body'>{body}</div>"
-                f"<div class='more'><h3>More from this section</h3><ul>{related}</ul></div></div>"
+                f"<div class='story-body'>{body}</div>{extras}</div>"
             )
         else:
             head = (
@@ -263,11 +416,11 @@ class NewsFarm:
             )
             main = (
                 f"<section class='magazine'><h1 class='title'>{title}</h1>"
-                "<figure><img src='/img/x.jpg' alt=''><figcaption>Photo: archive</figcaption>"
-                f"</figure><div class='text'>{body}</div>"
-                f"<div class='share'>Share this story</div><ul>{related}</ul></section>"
+                "<figure><picture><source type='image/webp' srcset='/img/x.webp'>"
+                "<img src='/img/x.jpg' alt=''></picture><figcaption>Photo: archive</figcaption>"
+                f"</figure><div class='text'>{body}</div>{extras}</section>"
             )
-        return self._chrome(self._title(number), main, head=head).encode()
+        return self._chrome(self._title(number), main, number=number, head=head).encode()
 
     def _title(self, number: int) -> str:
         rng = random.Random(self.seed * 1_000_003 + number)
