@@ -7,8 +7,9 @@ separate process on 127.0.0.1, with every page rendered before the clock starts,
 
 - newsarchive: `newsarchive crawl` of the whole site into a new SQLite archive (and into
   PostgreSQL with --postgresql): wall time, pages per second, CPU seconds per page (the crawl
-  process and its children), peak RSS; the same figures for a crawl of the first
-  `--checkpoints` articles, to show whether memory grows with the crawl;
+  process and its worker processes), peak RSS; and, every `--checkpoints` archived articles,
+  the resident memory of the crawl process and of its workers, to show whether memory grows
+  with the crawl;
 - baseline (a): plain trafilatura extracting the same article pages in a loop on one core;
 - baseline (b): a bare Scrapy spider fetching the same pages and doing nothing with them.
 
@@ -27,13 +28,18 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
+
+from storage.database import make_engine  # noqa: E402
 from tests.support.news_farm import NewsFarm, serve_news_farm  # noqa: E402
 
 LOCAL = ["-s", "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=1", "-s", "AUTOTHROTTLE_ENABLED=0",
@@ -48,6 +54,8 @@ class Run:
     wall: float
     cpu: float
     peak_rss_mb: float
+    # (articles archived, (RSS of the crawl process, RSS of its workers) in MB)
+    checkpoints: list[tuple[int, tuple[float, float]]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -69,18 +77,73 @@ def start_site(articles: int) -> tuple[str, multiprocessing.Process]:
     return f"http://127.0.0.1:{receive.recv()}", server
 
 
-def measure(name: str, pages: int, command: list[str], env: dict[str, str] | None = None) -> Run:
-    """Run `command` in a child process; return its wall time, CPU time and peak RSS."""
+def measure(
+    name: str,
+    pages: int,
+    command: list[str],
+    *,
+    count: Callable[[], int] | None = None,
+    every: int = 1000,
+) -> Run:
+    """Run `command` in a child process; return its wall time, CPU time and peak RSS, and, if
+    `count` tells how many articles are archived so far, the memory of the crawl (its process
+    and its worker processes) each time another `every` articles are in."""
+    run = Run(name, pages, 0.0, 0.0, 0.0)
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own CPU time and peak RSS
-        wall = time.perf_counter() - started
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        next_checkpoint = every
+        while count is not None:
+            finished, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if finished:
+                break
+            archived = count()
+            if archived >= next_checkpoint:
+                run.checkpoints.append((archived, crawl_memory_mb(child.pid)))
+                next_checkpoint = (archived // every + 1) * every
+            time.sleep(0.25)
+        else:
+            _, status, usage = os.wait4(child.pid, 0)  # this child's own CPU time and peak RSS
+        run.wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             errors.seek(0)
             raise SystemExit(f"{name} failed:\n{errors.read().decode()[-3000:]}")
-    return Run(name, pages, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    # CPU: the crawl process and the worker processes it waited for.
+    run.cpu = usage.ru_utime + usage.ru_stime
+    run.peak_rss_mb = usage.ru_maxrss / 1024
+    return run
+
+
+def crawl_memory_mb(pid: int) -> tuple[float, float]:
+    """The resident memory of the crawl process and of all its worker processes, in MB."""
+    own = _rss_kb(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    workers = children.read_text().split() if children.exists() else []
+    return own / 1024, sum(_rss_kb(int(worker)) for worker in workers) / 1024
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines()
+                 if line.startswith("VmRSS:")), 0)  # fmt: skip
+
+
+def archived_articles(database_url: str) -> Callable[[], int]:
+    """A function that counts the articles in the archive being filled (read-only)."""
+    engine = make_engine(database_url)
+
+    def count() -> int:
+        try:
+            with engine.connect() as connection:
+                return int(connection.execute(text("SELECT count(*) FROM articles")).scalar() or 0)
+        except OperationalError:
+            return 0  # not created yet
+
+    return count
 
 
 TRAFILATURA_LOOP = """
@@ -119,14 +182,14 @@ process.start()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=5000)
-    parser.add_argument("--checkpoints", type=int, default=1000)
+    parser.add_argument("--checkpoints", type=int, default=1000,
+                        help="report memory every this many archived articles")  # fmt: skip
     parser.add_argument("--postgresql", metavar="URL", help="also crawl into this (empty) database")
     parser.add_argument("--baseline-pages", type=int, default=500,
                         help="article pages the trafilatura loop extracts")  # fmt: skip
     args = parser.parse_args()
 
     base, server = start_site(args.articles)
-    small_base, small_server = start_site(args.checkpoints)
     farm = NewsFarm(base, args.articles)
     article_urls = [base + path for path in farm.article_paths()]
     runs: list[Run] = []
@@ -144,22 +207,16 @@ def main() -> None:
         runs.append(measure("bare Scrapy fetch", len(article_urls),
                             [sys.executable, "-c", BARE_SCRAPY, str(url_file)]))  # fmt: skip
 
-        for label, site, database, pages in (
-            (f"newsarchive, SQLite, {args.checkpoints} articles", small_base,
-             f"sqlite:///{folder}/small.db", args.checkpoints),
-            (f"newsarchive, SQLite, {args.articles} articles", base,
-             f"sqlite:///{folder}/big.db", args.articles),
-        ):  # fmt: skip
-            runs.append(measure(label, pages, [sys.executable, "-m", "crawler", "crawl",
-                                               f"{site}/", "--db", database, "--no-progress",
-                                               *LOCAL]))  # fmt: skip
+        databases = [("SQLite", f"sqlite:///{folder}/archive.db")]
         if args.postgresql:
-            runs.append(measure(f"newsarchive, PostgreSQL, {args.articles} articles",
-                                args.articles,
-                                [sys.executable, "-m", "crawler", "crawl", f"{base}/", "--db",
-                                 args.postgresql, "--no-progress", *LOCAL]))  # fmt: skip
+            databases.append(("PostgreSQL", args.postgresql))
+        for label, database in databases:
+            command = [sys.executable, "-m", "crawler", "crawl", f"{base}/", "--db", database,
+                       "--no-progress", *LOCAL]  # fmt: skip
+            count = archived_articles(database)
+            runs.append(measure(f"newsarchive, {label}", args.articles, command, count=count,
+                                every=args.checkpoints))  # fmt: skip
     server.terminate()
-    small_server.terminate()
 
     processor = platform.processor() or platform.machine()
     print(f"machine: {socket.gethostname()}, {os.cpu_count()} cores, {processor}, "
@@ -179,6 +236,9 @@ def main() -> None:
     bare = runs[0]
     for run in runs[1:]:
         print(f"{run.name}: {bare.rate / run.rate:.1f}x slower than the bare Scrapy fetch")
+        for archived, (own, workers) in run.checkpoints:
+            print(f"  at {archived:6d} articles: crawl process {own:6.0f} MB RSS, "
+                  f"worker processes {workers:6.0f} MB")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -8,12 +10,14 @@ from scrapy.exceptions import CloseSpider
 from scrapy.utils.test import get_crawler
 from sqlalchemy import func, select
 
+from crawler.analysis import AnalysisRequest, analyze_page
 from crawler.exceptions import NotAnArticle
 from crawler.items import ARTICLE, ERROR, LISTING, OTHER, PageItem
 from crawler.pipelines import ExtractionPipeline, NormalizationPipeline, StoragePipeline
 from crawler.spiders.news import NewsSpider
 from storage.database import session_scope
 from storage.models import Article, Banner, CrawlRun, Fetch
+from storage.writes import fetch_body
 from tests.support.site_server import ARTICLES, DemoSite
 
 BASE_URL = "http://news.example"
@@ -148,3 +152,23 @@ def test_storage_pipeline_stops_the_crawl_when_the_archive_stays_locked(tmp_path
     with session_scope(pipeline.sessions) as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 1
     pipeline.engine.dispose()
+
+
+def test_a_body_compressed_by_the_analysis_worker_is_stored_as_received(storage_pipeline):
+    """The worker that analysed a page compressed its raw body; the archive keeps exactly the
+    bytes that came over the wire, with their size and SHA-256."""
+    pipeline, _ = storage_pipeline
+    received = page(f"/news/{ARTICLES[0].slug}.html")
+    analysis = analyze_page(
+        AnalysisRequest(text=received.text, url=received.url, fetched_at=FETCHED_AT,
+                        min_text_chars=200, body=received.body)
+    )  # fmt: skip
+    assert analysis.stored_body is not None
+    item = through_extraction_and_normalization(replace(received, analysis=analysis))
+    assert item.fetch.stored_body == analysis.stored_body
+    store(pipeline, item)
+    with session_scope(pipeline.sessions) as session:
+        fetch = session.scalars(select(Fetch)).one()
+        assert fetch_body(fetch) == received.body
+        assert fetch.body_size == len(received.body)
+        assert fetch.body_sha256 == hashlib.sha256(received.body).hexdigest()

@@ -1,0 +1,140 @@
+"""What the item pipelines cost per page, apart from fetching and extraction, in one run.
+
+    python benchmarks/storage_writes.py [--articles 500] [--postgresql URL]
+
+Renders article pages of the generated site (tests/support/news_farm.py), analyses each once
+(crawler.analysis, as the worker processes do) before the clock starts, then times the crawl's
+item pipelines (extraction result, normalization, storage) writing them into a new archive
+(SQLite, and PostgreSQL with --postgresql: an empty database), in one process, as the crawl's
+reactor runs them: CPU milliseconds per page. Baseline in the same run: the least any archive
+must do for a page, one transaction inserting its fetch (body already compressed) and its
+article row, through the same engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert  # noqa: E402
+
+from crawler.analysis import AnalysisRequest, analyze_page  # noqa: E402
+from crawler.exceptions import NotAnArticle  # noqa: E402
+from crawler.items import ARTICLE, ArchivePageItem, PageItem  # noqa: E402
+from crawler.pipelines import ExtractionPipeline, NormalizationPipeline, StoragePipeline  # noqa: E402
+from storage.database import make_engine, make_session_factory, session_scope  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from storage.models import Article, Fetch, Site  # noqa: E402
+from tests.support.news_farm import NewsFarm  # noqa: E402
+
+
+class Stats:
+    """What the storage pipeline reports to Scrapy's stats, dropped."""
+
+    def inc_value(self, *args: object, **kwargs: object) -> None: ...
+
+    def set_value(self, *args: object, **kwargs: object) -> None: ...
+
+
+def analysed_pages(articles: int) -> list[ArchivePageItem]:
+    farm = NewsFarm("http://news.example", articles)
+    extraction, normalization = ExtractionPipeline(min_text_chars=200), NormalizationPipeline()
+    items = []
+    for path in farm.article_paths():
+        body, url, now = farm.render(path)[2], farm.base_url + path, datetime.now(UTC)
+        analysis = analyze_page(AnalysisRequest(text=body.decode(), url=url, fetched_at=now,
+                                                min_text_chars=200, body=body))  # fmt: skip
+        page = PageItem(url=url, final_url=url, status=200, fetched_at=now, page_kind=ARTICLE,
+                        content_type="text/html", body=body, text=body.decode(),
+                        analysis=analysis)  # fmt: skip
+        items.append(normalization.process_item(extraction.process_item(page)))
+    return items
+
+
+def time_pipeline(database_url: str, items: list[ArchivePageItem]) -> float:
+    """CPU seconds per page of StoragePipeline.store (what the crawl's reactor runs)."""
+    upgrade(database_url)
+    pipeline = StoragePipeline(database_url=database_url, stats=Stats())  # type: ignore[arg-type]
+    pipeline.open_spider()
+    started = time.process_time()
+    for item in items:
+        with contextlib.suppress(NotAnArticle):  # stored, as pages that are not articles are
+            pipeline.store(item)
+    return (time.process_time() - started) / len(items)
+
+
+def time_baseline(database_url: str, items: list[ArchivePageItem]) -> float:
+    """CPU seconds per page of one transaction inserting a fetch and an article row."""
+    upgrade(database_url)
+    sessions = make_session_factory(make_engine(database_url))
+    with session_scope(sessions) as session:
+        site_id = session.execute(
+            insert(Site).values(host="baseline.example", first_seen_at=datetime.now(UTC))
+            .returning(Site.id)
+        ).scalar_one()  # fmt: skip
+    started = time.process_time()
+    for item in items:
+        article, fetch = item.article, item.fetch
+        assert article is not None
+        assert fetch.stored_body is not None
+        with session_scope(sessions) as session:
+            connection = session.connection()
+            fetch_id = connection.execute(
+                insert(Fetch).returning(Fetch.id),
+                {"site_id": site_id, "url": fetch.url, "final_url": fetch.final_url,
+                 "status": fetch.status, "fetched_at": fetch.fetched_at,
+                 "page_kind": fetch.page_kind, "body_size": fetch.stored_body.size,
+                 "body_zlib": fetch.stored_body.zlib},
+            ).scalar_one()  # fmt: skip
+            connection.execute(
+                insert(Article),
+                {"site_id": site_id, "canonical_url": article.canonical_url, "url": article.url,
+                 "title": article.title, "authors": list(article.authors), "tags": [],
+                 "date_candidates": [], "body": article.body, "raw_body": article.body,
+                 "content_hash": article.content_hash, "extractor": article.extractor,
+                 "first_seen_at": article.fetched_at, "last_seen_at": article.fetched_at,
+                 "fetch_id": fetch_id},
+            )  # fmt: skip
+    return (time.process_time() - started) / len(items)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=500)
+    parser.add_argument("--postgresql", metavar="URL", help="also write into this (empty) database")
+    args = parser.parse_args()
+    items = analysed_pages(args.articles)
+    folder = tempfile.mkdtemp()
+    targets = [("SQLite", f"sqlite:///{folder}/pipeline.db", f"sqlite:///{folder}/baseline.db")]
+    if args.postgresql:
+        targets.append(("PostgreSQL", args.postgresql, args.postgresql))
+    print(f"{len(items)} analysed article pages of the generated site")
+    print(f"{'archive':12} {'pipelines ms/page':>18} {'baseline ms/page':>17} {'ratio':>6}")
+    for name, url, baseline_url in targets:
+        ours = time_pipeline(url, items)
+        if baseline_url == url:  # one PostgreSQL database: the baseline writes another site
+            items_again = [_elsewhere(item) for item in items]
+            floor = time_baseline(baseline_url, items_again)
+        else:
+            floor = time_baseline(baseline_url, items)
+        print(f"{name:12} {1000 * ours:18.2f} {1000 * floor:17.2f} {ours / floor:6.2f}")
+
+
+def _elsewhere(item: ArchivePageItem) -> ArchivePageItem:
+    """The item under another canonical URL (the baseline's rows must not collide)."""
+    assert item.article is not None
+    url = item.article.canonical_url.replace("news.example", "baseline.example")
+    return replace(item, article=replace(item.article, canonical_url=url))
+
+
+if __name__ == "__main__":
+    main()
