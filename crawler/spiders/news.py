@@ -120,6 +120,10 @@ class NewsSpider(Spider):
         # worker processes (from_crawler); what makes an article page an article.
         self.analysis_pool = AnalysisPool(processes=0, timeout=DEFAULT_ANALYSIS_TIMEOUT)
         self.min_text_chars = DEFAULT_MIN_TEXT_CHARS
+        # The page links this crawl has already asked for: a site's menus and sidebars repeat
+        # the same hundreds of links on every page, and each Request made of them would go
+        # through every spider middleware before Scrapy's duplicate filter drops it.
+        self.followed: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -239,11 +243,13 @@ class NewsSpider(Spider):
         if analysis.kind != ARTICLE:
             if self.follow_feeds:
                 for url in analysis.feeds:
-                    yield Request(
-                        url, callback=self.parse_feed, errback=self.on_error, meta=LISTING_META
-                    )
+                    if url not in self.followed:
+                        self.followed.add(url)
+                        yield Request(url, callback=self.parse_feed, errback=self.on_error,
+                                      meta=LISTING_META)  # fmt: skip
             for url in analysis.links:
-                if self.is_on_site(url):
+                if url not in self.followed and self.is_on_site(url):
+                    self.followed.add(url)
                     yield Request(strip_tracking(url), callback=self.parse_page,
                                   errback=self.on_error)  # fmt: skip
         # Last: once the page is archived, everything it led to is already queued.

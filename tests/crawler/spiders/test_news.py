@@ -80,6 +80,17 @@ def test_home_page_is_a_listing_whose_links_and_pagination_are_followed():
     assert f"{BASE_URL}/section/local/" in urls
 
 
+def test_a_link_already_followed_is_not_asked_for_again():
+    """The second listing repeats the first one's menu and articles: only its new links become
+    requests (Scrapy's duplicate filter would drop the others, after every middleware)."""
+    spider = make_spider()
+    _, first = split(spider.parse_page(site_response("/")))
+    _, second = split(spider.parse_page(site_response("/?page=2")))
+    assert first
+    assert not {r.url for r in first} & {r.url for r in second}
+    assert len({r.url for r in second}) == len(second)
+
+
 def test_article_page_yields_an_article_item_and_follows_nothing():
     response = site_response(f"/news/{ARTICLES[0].slug}.html")
     items, requests = split(make_spider().parse_page(response))
