@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import column, func, literal_column, select, table, text
+from sqlalchemy import Select, column, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnClause
 
@@ -111,36 +111,61 @@ def _search_sqlite(
     session: Session, query: str, article_filter: ArticleFilter, limit: int, candidates: int
 ) -> list[SearchHit]:
     fts = table("articles_fts", column("rowid"))
-    match = text("articles_fts MATCH :match").bindparams(match=fts5_query(query))
-    rank: ColumnClause[float] = literal_column(f"bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})")
-    # FTS5 walks a term's matches newest first and stops after `candidates`; only those are
-    # scored (bm25 is lower for better matches).
-    newest = (
-        article_filter.apply(
-            select(fts.c.rowid.label("id"), rank.label("rank"))
+    expression = fts5_query(query)
+
+    def matching(fts5_expression: str, *columns: Any) -> Select[Any]:
+        return article_filter.apply(
+            select(*columns)
             .select_from(fts)
             .join(Article, Article.id == fts.c.rowid)
-            .where(match)
+            .where(text("articles_fts MATCH :match").bindparams(match=fts5_expression))
         )
-        .order_by(fts.c.rowid.desc())
-        .limit(candidates)
-        .subquery()
+
+    # FTS5 walks the matches newest first and stops after `candidates`: cheap at any size.
+    newest = list(
+        session.scalars(
+            matching(expression, fts.c.rowid).order_by(fts.c.rowid.desc()).limit(candidates)
+        )
     )
-    best = session.execute(
-        select(newest.c.id, newest.c.rank).order_by(newest.c.rank, newest.c.id).limit(limit)
-    ).all()
-    if not best:
+    if not newest:
         return []
+    if len(newest) < candidates:
+        # All the matches are in hand: rank them by bm25 (lower is better).
+        rank: ColumnClause[float] = literal_column(
+            f"bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})"
+        )
+        ranked = [
+            (article_id, -score)
+            for article_id, score in session.execute(
+                matching(expression, fts.c.rowid, rank).order_by(rank, fts.c.rowid).limit(limit)
+            )
+        ]
+    else:
+        # More matches than candidates: bm25 would first count every article holding each
+        # word (most of the archive for a common word), so the newest candidates are ranked
+        # by where they match: in the title first (score 1), then in the body (score 0).
+        window = fts.c.rowid >= newest[-1]
+        in_title = f"({expression}) AND ({{title}} : ({expression}))"
+        titled = list(
+            session.scalars(
+                matching(in_title, fts.c.rowid).where(window)
+                .order_by(fts.c.rowid.desc()).limit(limit)
+            )
+        )  # fmt: skip
+        ranked = [(article_id, 1.0) for article_id in titled]
+        ranked += [(article_id, 0.0) for article_id in newest if article_id not in titled]
+        ranked = ranked[:limit]
     # Snippets for the best only: FTS5 finds each of them by rowid within the match.
     snippet: ColumnClause[str] = literal_column(
         f"snippet(articles_fts, 1, '{SNIPPET_START}', '{SNIPPET_END}', '…', 24)"
     )
-    ids = [row.id for row in best]
-    query_snippets = (
-        select(fts.c.rowid, snippet).select_from(fts).where(match, fts.c.rowid.in_(ids))
+    ids = [article_id for article_id, _ in ranked]
+    snippets: dict[int, str] = dict(
+        session.execute(
+            matching(expression, fts.c.rowid, snippet).where(fts.c.rowid.in_(ids))
+        ).all()
     )
-    snippets: dict[int, str] = dict(session.execute(query_snippets).all())
-    return _hits(session, [(row.id, -row.rank) for row in best], snippets)
+    return _hits(session, ranked, snippets)
 
 
 def _search_postgresql(
