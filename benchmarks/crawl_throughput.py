@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
+from sqlalchemy.exc import DBAPIError  # noqa: E402
 
 from storage.database import make_engine  # noqa: E402
 from tests.support.news_farm import NewsFarm, serve_news_farm  # noqa: E402
@@ -92,18 +92,25 @@ def measure(
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-        next_checkpoint = every
-        while count is not None:
-            finished, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if finished:
-                break
-            archived = count()
-            if archived >= next_checkpoint:
-                run.checkpoints.append((archived, crawl_memory_mb(child.pid)))
-                next_checkpoint = (archived // every + 1) * every
-            time.sleep(0.25)
-        else:
-            _, status, usage = os.wait4(child.pid, 0)  # this child's own CPU time and peak RSS
+        next_checkpoint, reaped = every, False
+        try:
+            while count is not None:
+                finished, status, usage = os.wait4(child.pid, os.WNOHANG)
+                if finished:
+                    reaped = True
+                    break
+                archived = count()
+                if archived >= next_checkpoint:
+                    run.checkpoints.append((archived, crawl_memory_mb(child.pid)))
+                    next_checkpoint = (archived // every + 1) * every
+                time.sleep(0.25)
+            else:
+                _, status, usage = os.wait4(child.pid, 0)  # its own CPU time and peak RSS
+                reaped = True
+        finally:
+            if not reaped:  # the benchmark failed or was interrupted: no crawl left behind
+                child.kill()
+                child.wait()
         run.wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
@@ -140,7 +147,7 @@ def archived_articles(database_url: str) -> Callable[[], int]:
         try:
             with engine.connect() as connection:
                 return int(connection.execute(text("SELECT count(*) FROM articles")).scalar() or 0)
-        except OperationalError:
+        except DBAPIError:
             return 0  # not created yet
 
     return count

@@ -164,12 +164,21 @@ def blocks_to_flip(session: Session, site_id: int, threshold: int) -> list[SiteB
     )
 
 
-def articles_with_blocks(session: Session, block_ids: list[int]) -> list[Article]:
-    """Return the articles whose bodies hold any of these blocks, in id order."""
+# Articles are read this many at a time where a whole site's may be read: memory stays the
+# same whatever the size of the site.
+STREAM_CHUNK = 200
+
+
+def articles_with_blocks(session: Session, block_ids: list[int]) -> Iterator[Article]:
+    """Yield the articles whose bodies hold any of these blocks, in id order, a chunk at a time
+    (a block that becomes boilerplate may be in every article of a large site)."""
     if not block_ids:
-        return []
+        return
     ids = select(ArticleBlock.article_id).where(ArticleBlock.block_id.in_(block_ids))
-    return list(session.scalars(select(Article).where(Article.id.in_(ids)).order_by(Article.id)))
+    yield from session.scalars(
+        select(Article).where(Article.id.in_(ids)).order_by(Article.id)
+        .execution_options(yield_per=STREAM_CHUNK)
+    )  # fmt: skip
 
 
 def site_banners(session: Session, site: str | None = None) -> list[Banner]:
@@ -184,7 +193,8 @@ def site_articles(session: Session, site_id: int) -> Iterator[Article]:
     """Yield every article of a site, in id order."""
     yield from session.scalars(
         select(Article).where(Article.site_id == site_id).order_by(Article.id)
-    )
+        .execution_options(yield_per=STREAM_CHUNK)
+    )  # fmt: skip
 
 
 def article_ids(session: Session, article_filter: ArticleFilter) -> list[int]:
