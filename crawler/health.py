@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from storage.models import CrawlRunSite
-from storage.queries import previous_run_health, run_articles
+from storage.queries import previous_run_health, run_article_sizes
 
 MIN_ARTICLES = 5  # fewer articles than this in either crawl say nothing reliable
 BODY_RATIO_LIMITS = (0.5, 2.0)
@@ -74,16 +74,13 @@ def health_warnings(current: SiteFigures, previous: SiteFigures | None) -> list[
 def record_crawl_health(session: Session, run_id: int) -> list[CrawlRunSite]:
     """Measure each site of a crawl, compare with its previous crawl, and store the result."""
     by_site: dict[int, list[ArticleSample]] = {}
-    for article in run_articles(session, run_id):
-        page_banners = sum(
-            len(link.banner.text) for link in article.banner_links if link.origin == "page"
-        )
-        by_site.setdefault(article.site_id, []).append(
+    for site_id, body, raw_body, page_banners, is_dated in run_article_sizes(session, run_id):
+        by_site.setdefault(site_id, []).append(
             ArticleSample(
-                body_chars=len(article.body),
-                raw_body_chars=len(article.raw_body or article.body),
+                body_chars=body,
+                raw_body_chars=raw_body,
                 page_banner_chars=page_banners,
-                is_dated=article.published_at is not None,
+                is_dated=is_dated,
             )
         )
     rows = []

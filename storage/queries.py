@@ -222,15 +222,33 @@ def page_banner_texts(article: Article) -> set[str]:
     return {link.banner.text for link in article.banner_links if link.origin == "page"}
 
 
-def run_articles(session: Session, run_id: int) -> Iterator[Article]:
-    """Yield the articles a crawl run stored (last fetched by it), with their banners."""
+def run_article_sizes(session: Session, run_id: int) -> Iterator[tuple[int, int, int, int, bool]]:
+    """Yield, for each article a crawl run stored (last fetched by it), in id order: its site,
+    the characters of its body, of its raw body and of the page banners linked to it, and
+    whether it has a publication date. Computed by the database: no article is loaded, so a
+    run of any size is measured in the same memory."""
     fetched = select(Fetch.id).where(Fetch.run_id == run_id)
-    yield from session.scalars(
-        select(Article)
+    page_banner_chars = (
+        select(func.coalesce(func.sum(func.length(Banner.text)), 0))
+        .join(ArticleBanner, ArticleBanner.banner_id == Banner.id)
+        .where(ArticleBanner.article_id == Article.id, ArticleBanner.origin == "page")
+        .correlate(Article)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            Article.site_id,
+            func.length(Article.body),
+            func.length(func.coalesce(func.nullif(Article.raw_body, ""), Article.body)),
+            page_banner_chars,
+            Article.published_at.is_not(None),
+        )
         .where(Article.fetch_id.in_(fetched))
         .order_by(Article.id)
-        .options(_with_banners())
+        .execution_options(yield_per=STREAM_CHUNK)
     )
+    for site_id, body, raw_body, banners, is_dated in rows:
+        yield int(site_id), int(body), int(raw_body), int(banners), bool(is_dated)
 
 
 def previous_run_health(session: Session, site_id: int, run_id: int) -> CrawlRunSite | None:
