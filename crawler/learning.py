@@ -222,7 +222,7 @@ def store_article(
     a stored page (`is_refetch=False`) refines the latest version instead. `date_order_hint`
     ("dmy" or "mdy", from the sources file) overrides what the site's dates show.
     """
-    site = session.get_one(Site, site_id)  # from the session's identity map after the first page
+    site = session.get_one(Site, site_id)
     body, notices = clean_body(record.body, boilerplate_hashes(session, site_id))
     cleaned = replace(record, body=body, raw_body=record.body, content_hash=fingerprint(body))
     if record.date_candidates:

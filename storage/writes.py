@@ -421,23 +421,19 @@ def replace_learned_banners(
         _recount_banners(session, stale)
 
 
-def _latest_version(session: Session, article_id: int) -> ArticleVersion | None:
-    return session.scalars(
-        select(ArticleVersion)
-        .where(ArticleVersion.article_id == article_id)
-        .order_by(ArticleVersion.version.desc())
-        .limit(1)
-    ).first()
-
-
 _VERSIONS = _table(ArticleVersion)
 _LATEST_VERSION = (
-    select(_VERSIONS.c.version, _VERSIONS.c.raw_body)
+    select(_VERSIONS.c.id, _VERSIONS.c.version, _VERSIONS.c.raw_body)
     .where(_VERSIONS.c.article_id == bindparam("article_id"))
     .order_by(_VERSIONS.c.version.desc())
     .limit(1)
 )
 _VERSION_INSERT = insert_into(_VERSIONS)
+_VERSION_TEXT = (
+    update(_VERSIONS)
+    .where(_VERSIONS.c.id == bindparam("version_id"))
+    .values(title=bindparam("new_title"), raw_body=bindparam("new_raw_body"))
+)
 
 
 def record_version(
@@ -471,7 +467,10 @@ def refresh_latest_version(
     session: Session, article_id: int, *, title: str | None, raw_body: str
 ) -> None:
     """Give the latest version the text a re-extraction of the same page found."""
-    latest = _latest_version(session, article_id)
+    latest = _run(session, _LATEST_VERSION, {"article_id": article_id}).first()
     if latest is not None:
-        latest.title = title
-        latest.raw_body = raw_body
+        _run(
+            session,
+            _VERSION_TEXT,
+            {"version_id": latest.id, "new_title": title, "new_raw_body": raw_body},
+        )
