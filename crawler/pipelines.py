@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
 
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
+
+# Pages written in one transaction at most (ARCHIVE_WRITE_BATCH).
+DEFAULT_WRITE_BATCH = 50
 
 
 def storage_failure(error: OperationalError, database_url: str) -> str:
@@ -113,8 +117,16 @@ class NormalizationPipeline:
         )
 
 
+def _settle(
+    batch: list[tuple[ArchivePageItem, asyncio.Future[str | None]]], *, exception: BaseException
+) -> None:
+    for _, written in batch:
+        if not written.done():
+            written.set_exception(exception)
+
+
 class StoragePipeline:
-    """Write each page to the archive in one transaction: its fetch, article and banners."""
+    """Write each page to the archive, all or nothing: its fetch, article and banners."""
 
     def __init__(
         self,
@@ -125,6 +137,7 @@ class StoragePipeline:
         crawler: Crawler | None = None,
         busy_timeout_seconds: float = 30.0,
         retry_seconds: float = 60.0,
+        batch_pages: int = DEFAULT_WRITE_BATCH,
     ) -> None:
         if not database_url:
             raise ValueError(
@@ -145,6 +158,11 @@ class StoragePipeline:
         self.unlearned: Counter[int] = Counter()
         # The ids of the sites (host and name) this crawl has stored pages of.
         self.site_ids: dict[tuple[str, str | None], int] = {}
+        self.batch_pages = max(1, batch_pages)
+        # Pages waiting for the writer thread, and the task feeding it while there are some.
+        self.pending: list[tuple[ArchivePageItem, asyncio.Future[str | None]]] = []
+        self.writing: asyncio.Task[None] | None = None
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -156,6 +174,7 @@ class StoragePipeline:
             crawler=crawler,
             busy_timeout_seconds=crawler.settings.getfloat("ARCHIVE_SQLITE_BUSY_TIMEOUT", 30.0),
             retry_seconds=crawler.settings.getfloat("ARCHIVE_STORAGE_RETRY_SECONDS", 60.0),
+            batch_pages=crawler.settings.getint("ARCHIVE_WRITE_BATCH", DEFAULT_WRITE_BATCH),
         )
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
@@ -189,25 +208,75 @@ class StoragePipeline:
         self.stats.set_value("archive/run_id", self.run_id)
 
     async def process_item(self, item: ArchivePageItem) -> ArchivePageItem:
-        """Store the page; while the database is unreachable or in a deadlock, try again
-        with a growing pause for up to ARCHIVE_STORAGE_RETRY_SECONDS, then stop the crawl."""
+        """Store the page and return it once its transaction is committed.
+
+        Pages are written by one writer thread, off the reactor, in batches (group commit): the
+        pages that arrive while a batch is being written go together, up to
+        ARCHIVE_WRITE_BATCH pages, in the next transaction. A page is reported stored (and its
+        request done, for a shared crawl's lease) only once its batch is committed."""
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[str | None] = loop.create_future()
+        self.pending.append((item, written))
+        if self.writing is None:
+            self.writing = loop.create_task(self._write_pending())
+        outcome = await written
+        self.stats.inc_value("archive/pages_fetched")
+        if item.fetch.status == 0 or item.fetch.status >= 400:
+            self.stats.inc_value("archive/fetch_errors")
+        if outcome is None:
+            raise NotAnArticle(item.rejection or "no article")
+        self.stats.inc_value(f"archive/articles_{outcome}")
+        return item
+
+    async def _write_pending(self) -> None:
+        try:
+            while self.pending:
+                batch = self.pending[: self.batch_pages]
+                del self.pending[: self.batch_pages]
+                await self._write_batch(batch)
+        finally:
+            self.writing = None
+
+    async def _write_batch(
+        self, batch: list[tuple[ArchivePageItem, asyncio.Future[str | None]]]
+    ) -> None:
+        """Write `batch` in one transaction; while the database is unreachable or in a
+        deadlock, try again with a growing pause for up to ARCHIVE_STORAGE_RETRY_SECONDS, then
+        stop the crawl. A batch that fails otherwise, or twice in a row, is written page by
+        page, so that one bad page fails alone."""
+        loop = asyncio.get_running_loop()
+        items = [item for item, _ in batch]
         waited = 0.0
         for attempt in itertools.count():
             try:
-                return self.store(item)
+                outcomes = await loop.run_in_executor(self.writer, self.store_batch, items)
             except OperationalError as exc:
                 pause = min(0.1 * 2**attempt, 5.0)
                 if self.stopping or not is_transient(exc) or waited + pause > self.retry_seconds:
                     reason = storage_failure(exc, self.database_url)
                     self.stop_crawl(reason)
-                    raise StorageUnavailable(reason) from None
+                    _settle(batch, exception=StorageUnavailable(reason))
+                    return
                 logger.warning(
                     "%s; trying again in %.1f s", storage_failure(exc, self.database_url), pause
                 )
                 self.stats.inc_value("archive/storage_retries")
+                if len(batch) > 1:  # a deadlock between shared crawlers: one page at a time
+                    break
                 await asyncio.sleep(pause)
                 waited += pause
-        raise AssertionError("unreachable")  # pragma: no cover
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch, exception=exc)
+                    return
+                break
+            else:
+                for (_, written), outcome in zip(batch, outcomes, strict=True):
+                    if not written.done():
+                        written.set_result(outcome)
+                return
+        for one in batch:
+            await self._write_batch([one])
 
     def stop_crawl(self, reason: str) -> None:
         """Stop the crawl once, with `reason` as its finish reason."""
@@ -220,35 +289,38 @@ class StoragePipeline:
             return  # not in a running crawl (a test, a script): the caller sees the drop
         crawler.engine.close_spider(crawler.spider, reason=reason[:100])
 
-    def store(self, item: ArchivePageItem) -> ArchivePageItem:
-        """Store the page in one transaction; raise what the database raised."""
-        site_name = item.article.site_name if item.article else None
+    def store_batch(self, items: list[ArchivePageItem]) -> list[str | None]:
+        """Store the pages in one transaction; return each one's article outcome (new,
+        updated, unchanged, or None for a page without an article); raise what the database
+        raised. Runs in the writer thread."""
+        site_ids = dict(self.site_ids)
         with session_scope(self.sessions) as session:
-            site_id = self.site_ids.get((item.host, site_name)) or upsert_site(
-                session, item.host, seen_at=item.fetch.fetched_at, name=site_name
-            )
-            fetch_id = record_fetch(session, item.fetch, site_id=site_id, run_id=self.run_id)
-            outcome = None
-            if item.article is not None:
-                write = store_article(
-                    session,
-                    item.article,
-                    site_id=site_id,
-                    fetch_id=fetch_id,
-                    date_order_hint=self.date_order_hint,
-                )
-                outcome = write.outcome
-                self.unlearned[site_id] += 1
-                if self.unlearned[site_id] >= self.learning.relearn_every:
-                    self._relearn(session, site_id)
-        self.site_ids[item.host, site_name] = site_id  # committed: known from now on
-        self.stats.inc_value("archive/pages_fetched")
-        if item.fetch.status == 0 or item.fetch.status >= 400:
-            self.stats.inc_value("archive/fetch_errors")
-        if outcome is None:
-            raise NotAnArticle(item.rejection or "no article")
-        self.stats.inc_value(f"archive/articles_{outcome}")
-        return item
+            outcomes = [self._store_page(session, item, site_ids) for item in items]
+        self.site_ids = site_ids  # committed: known from now on
+        return outcomes
+
+    def _store_page(
+        self, session: Session, item: ArchivePageItem, site_ids: dict[tuple[str, str | None], int]
+    ) -> str | None:
+        site_name = item.article.site_name if item.article else None
+        site_id = site_ids.get((item.host, site_name)) or upsert_site(
+            session, item.host, seen_at=item.fetch.fetched_at, name=site_name
+        )
+        site_ids[item.host, site_name] = site_id
+        fetch_id = record_fetch(session, item.fetch, site_id=site_id, run_id=self.run_id)
+        if item.article is None:
+            return None
+        write = store_article(
+            session,
+            item.article,
+            site_id=site_id,
+            fetch_id=fetch_id,
+            date_order_hint=self.date_order_hint,
+        )
+        self.unlearned[site_id] += 1
+        if self.unlearned[site_id] >= self.learning.relearn_every:
+            self._relearn(session, site_id)
+        return write.outcome
 
     def _relearn(self, session: Session, site_id: int) -> None:
         cleaned = relearn_site(
@@ -271,6 +343,7 @@ class StoragePipeline:
                 self.run_id,
             )
         finally:
+            self.writer.shutdown(wait=True)
             self.engine.dispose()
 
     def _finish(self, run_id: int, reason: str) -> None:

@@ -36,6 +36,8 @@ ARCHIVE_MAX_CRAWL_DELAY = 60.0
 ARCHIVE_MAX_RETRY_AFTER = 300.0
 ARCHIVE_SQLITE_BUSY_TIMEOUT = 30.0
 ARCHIVE_STORAGE_RETRY_SECONDS = 60.0
+# The most pages one transaction of the archive's writer thread holds (group commit).
+ARCHIVE_WRITE_BATCH = 50
 # The most requests one site gets in one run: an endless calendar or pagination stops there.
 ARCHIVE_MAX_PAGES_PER_SITE = 20000
 # A page whose fetch failed (no response, 429, 5xx) is asked for again by later runs, this long
@@ -115,6 +117,10 @@ DOWNLOADER_MIDDLEWARES = {
     # sees a 429 or 503 before Retry would retry it at once.
     "crawler.middlewares.RetryAfterMiddleware": 555,
 }
+
+# A page yields at most one item; Scrapy starts this many tasks for every response's output
+# (100 by default, a tenth of a crawl's CPU on the reactor for nothing).
+CONCURRENT_ITEMS = 4
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import (
@@ -137,15 +137,15 @@ def site_article_count(session: Session, site_id: int) -> int:
 
 def boilerplate_hashes(session: Session, site_id: int) -> set[str]:
     """Return the blocks the site's articles are currently cleaned of."""
-    return set(
-        session.scalars(
-            # `= true`, not `IS true`: what lets the partial index ix_site_blocks_boilerplate serve.
-            select(SiteBlock.block_hash).where(
-                SiteBlock.site_id == site_id,
-                SiteBlock.is_boilerplate == True,  # noqa: E712
-            )
-        )
-    )
+    return set(session.connection().execute(_BOILERPLATE, {"site_id": site_id}).scalars())
+
+
+_SITE_BLOCKS = SiteBlock.__table__
+# `= true`, not `IS true`: what lets the partial index ix_site_blocks_boilerplate serve.
+_BOILERPLATE = select(_SITE_BLOCKS.c.block_hash).where(
+    _SITE_BLOCKS.c.site_id == bindparam("site_id"),
+    _SITE_BLOCKS.c.is_boilerplate == True,  # noqa: E712
+)
 
 
 def blocks_to_flip(session: Session, site_id: int, threshold: int) -> list[SiteBlock]:
@@ -177,7 +177,7 @@ def articles_with_blocks(session: Session, block_ids: list[int]) -> Iterator[Art
     ids = select(ArticleBlock.article_id).where(ArticleBlock.block_id.in_(block_ids))
     yield from session.scalars(
         select(Article).where(Article.id.in_(ids)).order_by(Article.id)
-        .execution_options(yield_per=STREAM_CHUNK)
+        .execution_options(yield_per=STREAM_CHUNK, populate_existing=True)
     )  # fmt: skip
 
 
@@ -190,10 +190,13 @@ def site_banners(session: Session, site: str | None = None) -> list[Banner]:
 
 
 def site_articles(session: Session, site_id: int) -> Iterator[Article]:
-    """Yield every article of a site, in id order."""
+    """Yield every article of a site, in id order.
+
+    Both streams refresh articles the session already holds: the crawl writes articles with
+    Core statements, and one transaction may store many pages (crawler.pipelines)."""
     yield from session.scalars(
         select(Article).where(Article.site_id == site_id).order_by(Article.id)
-        .execution_options(yield_per=STREAM_CHUNK)
+        .execution_options(yield_per=STREAM_CHUNK, populate_existing=True)
     )  # fmt: skip
 
 

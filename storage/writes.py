@@ -261,20 +261,21 @@ def link_banners(
 
 
 def _recount_banners(session: Session, banner_ids: set[int]) -> None:
-    _recount_pages(session, Banner, ArticleBanner.banner_id, banner_ids)
+    """Set `page_count` of the banners `banner_ids` to their number of article links."""
+    _run(session, _BANNER_RECOUNT, {"ids": sorted(banner_ids)})
 
 
-def _recount_pages(session: Session, counted: Any, link_column: Any, ids: set[int]) -> None:
-    """Set `page_count` of the `counted` rows `ids` to their number of article links."""
-    page_count = (
-        select(func.count()).where(link_column == counted.id).correlate(counted).scalar_subquery()
+_BANNERS, _ARTICLE_BANNERS = _table(Banner), _table(ArticleBanner)
+_BANNER_RECOUNT = (
+    update(_BANNERS)
+    .where(_BANNERS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        page_count=select(func.count())
+        .where(_ARTICLE_BANNERS.c.banner_id == _BANNERS.c.id)
+        .correlate(_BANNERS)
+        .scalar_subquery()
     )
-    session.execute(
-        update(counted)
-        .where(counted.id.in_(ids))
-        .values(page_count=page_count)
-        .execution_options(synchronize_session=False)
-    )
+)
 
 
 def start_run(

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from scrapy.exceptions import CloseSpider
 from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 
 from crawler.analysis import AnalysisRequest, analyze_page
 from crawler.exceptions import NotAnArticle
@@ -172,3 +174,71 @@ def test_a_body_compressed_by_the_analysis_worker_is_stored_as_received(storage_
         assert fetch_body(fetch) == received.body
         assert fetch.body_size == len(received.body)
         assert fetch.body_sha256 == hashlib.sha256(received.body).hexdigest()
+
+
+def store_together(pipeline, items):
+    """Hand the pipeline several pages at once, as concurrent responses do in a crawl."""
+
+    async def all_of_them():
+        return await asyncio.gather(
+            *(pipeline.process_item(item) for item in items), return_exceptions=True
+        )
+
+    return asyncio.run(all_of_them())
+
+
+def article_items(count: int):
+    return [
+        through_extraction_and_normalization(page(f"/news/{article.slug}.html"))
+        for article in ARTICLES[:count]
+    ]
+
+
+def test_pages_that_arrive_together_are_written_off_the_reactor_in_one_transaction(
+    storage_pipeline,
+):
+    pipeline, crawler = storage_pipeline
+    commits, writing_threads = [], set()
+    event.listen(pipeline.engine, "commit", lambda connection: commits.append(1))
+    event.listen(
+        pipeline.engine,
+        "before_cursor_execute",
+        lambda *args: writing_threads.add(threading.current_thread()),
+    )
+    items = article_items(4)
+    results = store_together(pipeline, items)
+    assert results == items  # each returned once stored
+    assert len(commits) == 1
+    assert threading.main_thread() not in writing_threads
+    with session_scope(pipeline.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 4
+    assert crawler.stats.get_value("archive/articles_new") == 4
+
+
+def test_a_page_that_cannot_be_written_fails_alone_and_its_batch_is_stored(storage_pipeline):
+    pipeline, crawler = storage_pipeline
+    good = article_items(3)
+    bad = replace(good[1], fetch=replace(good[1].fetch, url=None))  # fetches.url is NOT NULL
+    results = store_together(pipeline, [good[0], bad, good[2]])
+    assert results[0] is good[0]
+    assert results[2] is good[2]
+    assert isinstance(results[1], IntegrityError)
+    assert not pipeline.stopping  # one bad page does not stop the crawl
+    with session_scope(pipeline.sessions) as session:
+        stored = set(session.scalars(select(Article.url)))
+        assert stored == {good[0].article.url, good[2].article.url}
+        assert session.scalar(select(func.count()).select_from(Fetch)) == 2
+    assert crawler.stats.get_value("archive/articles_new") == 2
+
+
+def test_the_writer_caps_a_transaction_at_the_batch_size(database_url):
+    settings = {"ARCHIVE_DATABASE_URL": database_url, "ARCHIVE_WRITE_BATCH": 2}
+    crawler = get_crawler(NewsSpider, settings_dict=settings)
+    crawler.spider = crawler._create_spider(start_urls=f"{BASE_URL}/")
+    pipeline = StoragePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    commits = []
+    event.listen(pipeline.engine, "commit", lambda connection: commits.append(1))
+    assert store_together(pipeline, article_items(5)) == article_items(5)
+    assert len(commits) == 3  # 2 + 2 + 1 pages
+    pipeline.engine.dispose()
