@@ -63,12 +63,15 @@ def crawl_now(settings_value: object) -> datetime:
 class _ArchiveReader:
     """A connection to the archive, opened with the spider and closed with it."""
 
+    # Reads one statement at a time, outside any transaction (checks before each request).
+    autocommit = False
+
     def __init__(self, database_url: str, stats: StatsCollector) -> None:
         self.database_url = database_url
         self.stats = stats
 
     def spider_opened(self, spider: Spider) -> None:
-        self.engine = make_engine(self.database_url)
+        self.engine = make_engine(self.database_url, autocommit=self.autocommit)
         self.sessions = make_session_factory(self.engine)
 
     def spider_closed(self, spider: Spider) -> None:
@@ -87,6 +90,8 @@ class FreshArticle(IgnoreRequest):
 
 
 class SkipFreshArticlesMiddleware(_ArchiveReader):
+    autocommit = True
+
     def __init__(
         self, database_url: str, stats: StatsCollector, *, revisit: timedelta, now: object
     ) -> None:

@@ -43,6 +43,7 @@ def make_engine(
     url: str,
     *,
     immediate_transactions: bool = False,
+    autocommit: bool = False,
     busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_MS / 1000,
     **kwargs: Any,
 ) -> Engine:
@@ -52,13 +53,18 @@ def make_engine(
     (`immediate_transactions=True`), `BEGIN IMMEDIATE`, so a transaction that reads and then
     writes waits for the lock instead of failing with "database is locked" half-way.
     On PostgreSQL: `pool_pre_ping`, so connections dropped by a server restart are replaced.
+    `autocommit=True` is for readers that run one statement at a time (the crawl's checks
+    before each request): no transaction is begun and rolled back around each statement.
     """
     url = normalize_database_url(url)
+    if autocommit:
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": busy_timeout_seconds}, **kwargs)
         _configure_sqlite(
             engine,
             immediate_transactions=immediate_transactions,
+            autocommit=autocommit,
             busy_timeout_ms=int(busy_timeout_seconds * 1000),
         )
         return engine
@@ -66,7 +72,7 @@ def make_engine(
 
 
 def _configure_sqlite(
-    engine: Engine, *, immediate_transactions: bool, busy_timeout_ms: int
+    engine: Engine, *, immediate_transactions: bool, autocommit: bool, busy_timeout_ms: int
 ) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -82,6 +88,8 @@ def _configure_sqlite(
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
+    if autocommit:
+        return  # each statement is its own transaction, as the sqlite3 module runs it
     begin = "BEGIN IMMEDIATE" if immediate_transactions else "BEGIN"
 
     @event.listens_for(engine, "begin")
