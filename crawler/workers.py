@@ -56,31 +56,45 @@ def die_with_parent(parent: int) -> None:
 
 
 class AnalysisPool:
-    """Worker processes analysing pages; shared by every crawl of the process."""
+    """Worker processes analysing pages; shared by every crawl of the process.
 
-    def __init__(self, processes: int, timeout: float) -> None:
+    Workers are replaced every `pages_per_worker` pages, a whole pool at a time: the pool in
+    use is retired (it finishes the pages it holds, then its processes end) and a new one takes
+    the next pages. Not with ProcessPoolExecutor's own `max_tasks_per_child`, which deadlocks
+    on Python 3.11 to 3.13 when a worker ends while pages wait (CPython gh-115634).
+    """
+
+    def __init__(
+        self, processes: int, timeout: float, *, pages_per_worker: int = PAGES_PER_WORKER
+    ) -> None:
         self.processes = processes
         self.timeout = timeout
+        self.pages_per_worker = pages_per_worker
         self._executor: ProcessPoolExecutor | None = None
+        self._submitted = 0  # pages given to the pool in use
 
     def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is not None and self._submitted >= self.pages_per_worker * self.processes:
+            self._executor.shutdown(wait=False)  # retired: it finishes what it holds
+            self._executor = None
         if self._executor is None:
             # spawn: the workers start clean (no copy of the reactor, its threads and sockets),
             # as children of the crawl, so that they can die with it.
             self._executor = ProcessPoolExecutor(
                 max_workers=self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
-                max_tasks_per_child=PAGES_PER_WORKER,
                 initializer=die_with_parent,
                 initargs=(os.getpid(),),
             )
+            self._submitted = 0
+        self._submitted += 1
         return self._executor
 
     async def analyze(self, request: AnalysisRequest) -> PageAnalysis:
         """Analyse the page in a worker; never raises for the page's sake."""
         if self.processes <= 0:
             return analyze_page(request)
-        for attempt in range(2):
+        for _ in range(2):
             executor = self._pool()
             future = asyncio.get_running_loop().run_in_executor(executor, analyze_page, request)
             try:
@@ -92,19 +106,23 @@ class AnalysisPool:
                 return PageAnalysis(
                     kind=ARTICLE, rejection=f"extraction timed out after {self.timeout:.0f} s"
                 )
-            except BrokenProcessPool:
-                # Another page's timeout restarted the pool, or a worker died: once more.
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the crawl itself is cancelling this page
+                # Another page's timeout stopped the workers, and this page with them.
                 self.restart(executor)
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+            except BrokenProcessPool:
+                # Another page's timeout stopped the workers, or a worker died.
+                self.restart(executor)
+        logger.warning("extraction of %s failed twice: its workers were stopped", request.url)
+        return PageAnalysis(kind=ARTICLE, rejection="extraction failed: its workers were stopped")
 
     def restart(self, executor: ProcessPoolExecutor) -> None:
         """Stop the workers of `executor` (a stuck one included); the next page starts new."""
-        if self._executor is not executor:
-            return
-        self._executor = None
-        for process in list(getattr(executor, "_processes", {}).values()):
+        if self._executor is executor:
+            self._executor = None
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
             process.kill()
         executor.shutdown(wait=False, cancel_futures=True)
 

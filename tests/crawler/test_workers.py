@@ -54,3 +54,34 @@ def test_a_page_over_the_timeout_is_given_up_and_the_pool_goes_on(pool):
     assert given_up.rejection.startswith("extraction timed out")
     pool.timeout = 60
     assert asyncio.run(pool.analyze(page)).article is not None  # new workers took over
+
+
+def test_pages_in_flight_when_the_workers_are_stopped_are_analysed_by_new_ones(pool):
+    """A page over the timeout stops every worker of the pool; the pages the others held, or
+    that waited for one, are analysed again by new workers, not lost (and the crawl not hung)."""
+    page = request(f"/news/{ARTICLES[0].slug}.html")
+
+    async def stopped_midway():
+        pages = [asyncio.ensure_future(pool.analyze(page)) for _ in range(8)]
+        await asyncio.sleep(0)  # one turn of the loop: every page is handed to the workers
+        pool.restart(pool._executor)  # what a page over the timeout does
+        return await asyncio.wait_for(asyncio.gather(*pages), 120)
+
+    results = asyncio.run(stopped_midway())
+    assert [result.article is not None for result in results] == [True] * 8
+
+
+def test_workers_are_replaced_after_their_share_of_pages_without_stalling():
+    """Python's own `max_tasks_per_child` deadlocks once a worker ends while pages wait (CPython
+    gh-115634): 1 worker, 2 pages each, 7 pages queued at once hung forever."""
+    workers = AnalysisPool(processes=1, timeout=60, pages_per_worker=2)
+    pages = [request(f"/news/{article.slug}.html") for article in ARTICLES[:7]]
+
+    async def all_pages():
+        return await asyncio.wait_for(asyncio.gather(*map(workers.analyze, pages)), 120)
+
+    try:
+        results = asyncio.run(all_pages())
+    finally:
+        workers.close()
+    assert [result.article.title for result in results] == [a.title for a in ARTICLES[:7]]
