@@ -233,7 +233,11 @@ class StoragePipeline:
             while self.pending:
                 batch = self.pending[: self.batch_pages]
                 del self.pending[: self.batch_pages]
-                await self._write_batch(batch)
+                try:
+                    await self._write_batch(batch)
+                except Exception as exc:  # never leave a page waiting for an answer
+                    logger.exception("storing %d pages failed", len(batch))
+                    _settle(batch, exception=exc)
         finally:
             self.writing = None
 
