@@ -19,6 +19,7 @@ Figures go to stdout as a table, with the machine's name, core count and the rat
 from __future__ import annotations
 
 import argparse
+import gzip
 import multiprocessing
 import os
 import platform
@@ -30,8 +31,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -73,6 +76,53 @@ def serve(farm_articles: int, port_pipe: Connection) -> None:
 def start_site(articles: int) -> tuple[str, multiprocessing.Process]:
     receive, send = multiprocessing.Pipe(duplex=False)
     server = multiprocessing.Process(target=serve, args=(articles, send), daemon=True)
+    server.start()
+    return f"http://127.0.0.1:{receive.recv()}", server
+
+
+# --- the real pages of ../shared/benchmarks/article-extraction as one site --------------------
+
+
+def real_pages(folder: Path, copies: int) -> dict[str, bytes]:
+    """The benchmark's real article pages, each served at `copies` URLs (a longer run: the
+    crawl's start-up is a smaller share of it), under a home page that lists them all."""
+    pages = [gzip.decompress(file.read_bytes()) for file in sorted(folder.glob("html/*.html.gz"))]
+    site = {f"/real/{copy}/{number}.html": page
+            for copy in range(copies) for number, page in enumerate(pages)}  # fmt: skip
+    teasers = "".join(f'<article><h2><a href="{path}">Story {index}</a></h2></article>'
+                      for index, path in enumerate(site))  # fmt: skip
+    home = f"<html><head><title>Real pages</title></head><body>{teasers}</body></html>"
+    site["/"] = home.encode()
+    return site
+
+
+class _RealPageHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    pages: ClassVar[dict[str, bytes]] = {}
+
+    def do_GET(self) -> None:
+        body = self.pages.get(self.path.split("?", 1)[0])
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve_real(folder: Path, copies: int, port_pipe: Connection) -> None:
+    _RealPageHandler.pages = real_pages(folder, copies)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RealPageHandler)
+    server.daemon_threads = True
+    port_pipe.send(server.server_address[1])
+    server.serve_forever()
+
+
+def start_real_site(folder: Path, copies: int) -> tuple[str, multiprocessing.Process]:
+    receive, send = multiprocessing.Pipe(duplex=False)
+    server = multiprocessing.Process(target=serve_real, args=(folder, copies, send), daemon=True)
     server.start()
     return f"http://127.0.0.1:{receive.recv()}", server
 
@@ -194,11 +244,24 @@ def main() -> None:
     parser.add_argument("--postgresql", metavar="URL", help="also crawl into this (empty) database")
     parser.add_argument("--baseline-pages", type=int, default=500,
                         help="article pages the trafilatura loop extracts")  # fmt: skip
+    parser.add_argument("--real-pages", metavar="DIR", type=Path,
+                        help="crawl the real pages of this article-extraction benchmark folder "
+                             "instead of the generated site")  # fmt: skip
+    parser.add_argument("--copies", type=int, default=10,
+                        help="with --real-pages: URLs each real page is served at")  # fmt: skip
     args = parser.parse_args()
 
-    base, server = start_site(args.articles)
-    farm = NewsFarm(base, args.articles)
-    article_urls = [base + path for path in farm.article_paths()]
+    if args.real_pages:
+        base, server = start_real_site(args.real_pages, args.copies)
+        paths = sorted(real_pages(args.real_pages, args.copies), key=_page_order)[1:]
+        article_urls = [base + path for path in paths]
+        args.articles = len(article_urls)
+        site = f"{len(article_urls)} URLs of {len(article_urls) // args.copies} real article pages"
+    else:
+        base, server = start_site(args.articles)
+        farm = NewsFarm(base, args.articles)
+        article_urls = [base + path for path in farm.article_paths()]
+        site = f"{args.articles} article pages (+ {farm.listings} listings)"
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as folder:
         url_file = Path(folder) / "urls.txt"
@@ -229,7 +292,7 @@ def main() -> None:
     print(f"machine: {socket.gethostname()}, {os.cpu_count()} cores, {processor}, "
           f"Python {platform.python_version()}")  # fmt: skip
     print(
-        f"site: {args.articles} article pages (+ {farm.listings} listings), "
+        f"site: {site}, "
         f"baseline (a): plain trafilatura.extract on {len(sample)} of them, one core: "
         f"{trafilatura_rate:.1f} pages/s ({1000 / trafilatura_rate:.1f} ms/page)"
     )
@@ -246,6 +309,11 @@ def main() -> None:
         for archived, (own, workers) in run.checkpoints:
             print(f"  at {archived:6d} articles: crawl process {own:6.0f} MB RSS, "
                   f"worker processes {workers:6.0f} MB")  # fmt: skip
+
+
+def _page_order(path: str) -> tuple[int, ...]:
+    """The home page first, then each copy's pages in order."""
+    return tuple(int(part.removesuffix(".html")) for part in path.split("/")[2:])
 
 
 if __name__ == "__main__":
