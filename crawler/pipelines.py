@@ -244,10 +244,11 @@ class StoragePipeline:
     async def _write_batch(
         self, batch: list[tuple[ArchivePageItem, asyncio.Future[str | None]]]
     ) -> None:
-        """Write `batch` in one transaction; while the database is unreachable or in a
-        deadlock, try again with a growing pause for up to ARCHIVE_STORAGE_RETRY_SECONDS, then
-        stop the crawl. A batch that fails otherwise, or twice in a row, is written page by
-        page, so that one bad page fails alone."""
+        """Write `batch` in one transaction. A batch of several pages that fails is written
+        again page by page, so that one bad page fails alone and a deadlock between shared
+        crawlers is not met twice. A page that meets an unreachable database or a deadlock is
+        tried again with a growing pause for up to ARCHIVE_STORAGE_RETRY_SECONDS, then the
+        crawl stops."""
         loop = asyncio.get_running_loop()
         items = [item for item, _ in batch]
         waited = 0.0
@@ -265,7 +266,7 @@ class StoragePipeline:
                     "%s; trying again in %.1f s", storage_failure(exc, self.database_url), pause
                 )
                 self.stats.inc_value("archive/storage_retries")
-                if len(batch) > 1:  # a deadlock between shared crawlers: one page at a time
+                if len(batch) > 1:
                     break
                 await asyncio.sleep(pause)
                 waited += pause
