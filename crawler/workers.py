@@ -36,6 +36,16 @@ PAGES_PER_WORKER = 2000
 PR_SET_PDEATHSIG = 1
 WATCHDOG_SECONDS = 0.5
 DEFAULT_ANALYSIS_TIMEOUT = 60.0
+# Workers run below the crawl process's priority: when the cores are all busy, the reactor,
+# the archive's writer and the database server answer first, and the workers take what is left.
+WORKER_NICENESS = 10
+
+
+def start_worker(parent: int, niceness: int) -> None:
+    """Initialise a worker process: lower its priority by `niceness` and tie it to `parent`."""
+    if niceness and hasattr(os, "nice"):
+        os.nice(niceness)
+    die_with_parent(parent)
 
 
 def die_with_parent(parent: int) -> None:
@@ -83,8 +93,8 @@ class AnalysisPool:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=die_with_parent,
-                initargs=(os.getpid(),),
+                initializer=start_worker,
+                initargs=(os.getpid(), WORKER_NICENESS),
             )
             self._submitted = 0
         self._submitted += 1

@@ -4,7 +4,9 @@ takes too long given up without holding a worker."""
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +87,17 @@ def test_workers_are_replaced_after_their_share_of_pages_without_stalling():
     finally:
         workers.close()
     assert [result.article.title for result in results] == [a.title for a in ARTICLES[:7]]
+
+
+def test_workers_run_below_the_crawl_s_priority(pool):
+    """When every core is busy, the reactor, the archive's writer and the database server come
+    first; the workers take what is left."""
+    asyncio.run(pool.analyze(request("/")))
+    own = os.getpid()
+    children = Path(f"/proc/{own}/task/{own}/children").read_text().split()
+    workers = [pid for pid in children
+               if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]  # fmt: skip
+    niceness = [int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+                for pid in workers]  # fmt: skip
+    assert workers  # started on demand: one at least
+    assert all(value > os.nice(0) for value in niceness)
