@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from lxml import html
 
-from crawler.banners import banner_kind, find_banners
+from crawler.banners import ANY_KIND_WORD, NOTICE_WORDS, banner_kind, find_banners
 from crawler.extraction import extract_article, extract_article_or_reason, strip_leading_repeats
 from crawler.items import ARTICLE, PageItem
 from crawler.normalization import normalize_article
@@ -148,3 +149,13 @@ def test_find_banners_skips_menus_and_the_headline_container():
         "the whole story goes here and it is long enough.</p></div></body></html>"
     )
     assert find_banners(tree) == []
+
+
+def test_the_notice_word_pattern_finds_exactly_the_notice_words():
+    """The trie-shaped pattern finds a notice word wherever the plain list of words would."""
+    rng = random.Random(5)
+    pieces = [*NOTICE_WORDS, *(word[: len(word) // 2] for word in NOTICE_WORDS), "-", " ", "x"]
+    samples = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 4))) for _ in range(3000)]
+    samples += [word[:-1] for word in NOTICE_WORDS] + ["site-header main-nav", "", "cmpnt"]
+    for sample in samples:
+        assert bool(ANY_KIND_WORD.search(sample)) == any(w in sample for w in NOTICE_WORDS), sample
