@@ -83,14 +83,20 @@ def start_site(articles: int) -> tuple[str, multiprocessing.Process]:
 # --- the real pages of ../shared/benchmarks/article-extraction as one site --------------------
 
 
+def real_page_paths(folder: Path, copies: int) -> list[str]:
+    """The URL paths of the benchmark's real article pages, each served at `copies` URLs (a
+    longer run: the crawl's start-up is a smaller share of it)."""
+    count = len(list(folder.glob("html/*.html.gz")))
+    return [f"/real/{copy}/{number}.html" for copy in range(copies) for number in range(count)]
+
+
 def real_pages(folder: Path, copies: int) -> dict[str, bytes]:
-    """The benchmark's real article pages, each served at `copies` URLs (a longer run: the
-    crawl's start-up is a smaller share of it), under a home page that lists them all."""
+    """The real article pages at their paths, under a home page that lists them all."""
     pages = [gzip.decompress(file.read_bytes()) for file in sorted(folder.glob("html/*.html.gz"))]
-    site = {f"/real/{copy}/{number}.html": page
-            for copy in range(copies) for number, page in enumerate(pages)}  # fmt: skip
+    paths = real_page_paths(folder, copies)
+    site = {path: pages[index % len(pages)] for index, path in enumerate(paths)}
     teasers = "".join(f'<article><h2><a href="{path}">Story {index}</a></h2></article>'
-                      for index, path in enumerate(site))  # fmt: skip
+                      for index, path in enumerate(paths))  # fmt: skip
     home = f"<html><head><title>Real pages</title></head><body>{teasers}</body></html>"
     site["/"] = home.encode()
     return site
@@ -253,8 +259,7 @@ def main() -> None:
 
     if args.real_pages:
         base, server = start_real_site(args.real_pages, args.copies)
-        paths = sorted(real_pages(args.real_pages, args.copies), key=_page_order)[1:]
-        article_urls = [base + path for path in paths]
+        article_urls = [base + path for path in real_page_paths(args.real_pages, args.copies)]
         args.articles = len(article_urls)
         site = f"{len(article_urls)} URLs of {len(article_urls) // args.copies} real article pages"
     else:
@@ -309,11 +314,6 @@ def main() -> None:
         for archived, (own, workers) in run.checkpoints:
             print(f"  at {archived:6d} articles: crawl process {own:6.0f} MB RSS, "
                   f"worker processes {workers:6.0f} MB")  # fmt: skip
-
-
-def _page_order(path: str) -> tuple[int, ...]:
-    """The home page first, then each copy's pages in order."""
-    return tuple(int(part.removesuffix(".html")) for part in path.split("/")[2:])
 
 
 if __name__ == "__main__":

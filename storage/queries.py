@@ -165,7 +165,9 @@ def blocks_to_flip(session: Session, site_id: int, threshold: int) -> list[SiteB
 
 
 # Articles are read this many at a time where a whole site's may be read: memory stays the
-# same whatever the size of the site.
+# same whatever the size of the site. Those streams refresh articles the session already
+# holds (`populate_existing`): the crawl writes articles with Core statements, and one
+# transaction may store many pages (crawler.pipelines).
 STREAM_CHUNK = 200
 
 
@@ -190,10 +192,7 @@ def site_banners(session: Session, site: str | None = None) -> list[Banner]:
 
 
 def site_articles(session: Session, site_id: int) -> Iterator[Article]:
-    """Yield every article of a site, in id order.
-
-    Both streams refresh articles the session already holds: the crawl writes articles with
-    Core statements, and one transaction may store many pages (crawler.pipelines)."""
+    """Yield every article of a site, in id order, a chunk at a time."""
     yield from session.scalars(
         select(Article).where(Article.site_id == site_id).order_by(Article.id)
         .execution_options(yield_per=STREAM_CHUNK, populate_existing=True)

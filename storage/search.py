@@ -152,8 +152,9 @@ def _search_sqlite(
                 .order_by(fts.c.rowid.desc()).limit(limit)
             )
         )  # fmt: skip
+        in_titles = set(titled)
         ranked = [(article_id, 1.0) for article_id in titled]
-        ranked += [(article_id, 0.0) for article_id in newest if article_id not in titled]
+        ranked += [(article_id, 0.0) for article_id in newest if article_id not in in_titles]
         ranked = ranked[:limit]
     # Snippets for the best only: FTS5 finds each of them by rowid within the match.
     snippet: ColumnClause[str] = literal_column(

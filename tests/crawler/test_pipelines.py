@@ -239,6 +239,7 @@ def test_the_writer_caps_a_transaction_at_the_batch_size(database_url):
     pipeline.open_spider()
     commits = []
     event.listen(pipeline.engine, "commit", lambda connection: commits.append(1))
-    assert store_together(pipeline, article_items(5)) == article_items(5)
+    items = article_items(5)
+    assert store_together(pipeline, items) == items
     assert len(commits) == 3  # 2 + 2 + 1 pages
     pipeline.engine.dispose()
