@@ -83,9 +83,9 @@ def _upsert_seen(dialect: str, model: Any, keys: tuple[str, ...], *, returning_i
         index_elements=list(keys),
         set_={"last_seen_at": _later(table.c.last_seen_at, insert.excluded.last_seen_at)},
     )
-    return (
-        statement.returning(table.c.id, sort_by_parameter_order=True) if returning_id else statement
-    )
+    # RETURNING in no particular order (callers use the ids as a set): SQLAlchemy then sends
+    # all the rows in one statement; ordered, it would send one statement per row on SQLite.
+    return statement.returning(table.c.id) if returning_id else statement
 
 
 def _run(session: Session, statement: Any, parameters: Any = None) -> Any:
