@@ -3,9 +3,12 @@
 Extraction is what an archive crawl spends its CPU on; run in the reactor thread it would also
 stall every download while it works. `AnalysisPool.analyze` sends a page to a worker process
 (`crawler.analysis.analyze_page`: one parse, classification, extraction or links) and awaits
-the result, so the reactor keeps fetching while all cores extract. A page that takes longer than
-the timeout is given up (the pool is restarted, so the stuck worker cannot hold a core) and
-recorded as an extraction timeout (../shared/reliability-catalog.md, L05).
+the result, so the reactor keeps fetching while all cores extract. A page whose own analysis
+takes longer than the timeout is given up by its worker, which goes on with the next page, and
+recorded as an extraction timeout (../shared/reliability-catalog.md, L05); the time a page waits
+for a worker does not count. Should a worker be stuck where it cannot notice (inside a C
+library), the crawl process gives the page up later and replaces the workers, so the stuck one
+cannot hold a core.
 
 `ARCHIVE_EXTRACTION_PROCESSES` sets the number of workers (default: the machine's cores); 0
 analyses in the reactor thread, as a plain Scrapy callback would.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -24,6 +28,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from types import FrameType
 
 from crawler.analysis import AnalysisRequest, analyze_page
 from crawler.items import ARTICLE, PageAnalysis
@@ -39,6 +44,43 @@ DEFAULT_ANALYSIS_TIMEOUT = 60.0
 # Workers run below the crawl process's priority: when the cores are all busy, the reactor,
 # the archive's writer and the database server answer first, and the workers take what is left.
 WORKER_NICENESS = 10
+TIMED_OUT = "extraction timed out"
+
+
+class PageTimeout(BaseException):
+    """A worker's page is over its time. A BaseException: trafilatura's and htmldate's
+    `except Exception` clauses must not catch it halfway through the page."""
+
+
+class _Alarm:
+    armed = False
+
+
+def _out_of_time(signum: int, frame: FrameType | None) -> None:
+    if _Alarm.armed:  # not a late alarm for a page already done
+        raise PageTimeout
+
+
+def timed_out(timeout: float) -> PageAnalysis:
+    return PageAnalysis(kind=ARTICLE, rejection=f"{TIMED_OUT} after {timeout:.0f} s")
+
+
+def analyze_within(request: AnalysisRequest, timeout: float) -> PageAnalysis:
+    """In a worker: analyse the page, or give it up once its own analysis has taken `timeout`
+    seconds (a real-time alarm, set when the worker starts the page); the worker lives on."""
+    if not hasattr(signal, "setitimer"):
+        return analyze_page(request)
+    signal.signal(signal.SIGALRM, _out_of_time)
+    try:
+        _Alarm.armed = True
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            return analyze_page(request)
+        finally:
+            _Alarm.armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except PageTimeout:
+        return timed_out(timeout)
 
 
 def start_worker(parent: int, niceness: int) -> None:
@@ -82,6 +124,7 @@ class AnalysisPool:
         self.pages_per_worker = pages_per_worker
         self._executor: ProcessPoolExecutor | None = None
         self._submitted = 0  # pages given to the pool in use
+        self._in_flight = 0  # pages given to the workers and not yet back
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is not None and self._submitted >= self.pages_per_worker * self.processes:
@@ -100,22 +143,30 @@ class AnalysisPool:
         self._submitted += 1
         return self._executor
 
+    def backstop(self, ahead: int) -> float:
+        """Seconds the crawl process waits for a page handed to the workers behind `ahead`
+        others: a timeout for each round of pages before it and its own, and one more. Only a
+        worker stuck where its alarm cannot reach runs into it."""
+        return self.timeout * (math.ceil((ahead + 1) / self.processes) + 1)
+
     async def analyze(self, request: AnalysisRequest) -> PageAnalysis:
         """Analyse the page in a worker; never raises for the page's sake."""
         if self.processes <= 0:
             return analyze_page(request)
         for _ in range(2):
             executor = self._pool()
-            future = asyncio.get_running_loop().run_in_executor(executor, analyze_page, request)
+            future = asyncio.get_running_loop().run_in_executor(
+                executor, analyze_within, request, self.timeout
+            )
+            backstop = self.backstop(self._in_flight)
+            self._in_flight += 1
             try:
-                return await asyncio.wait_for(future, self.timeout)
+                analysis = await asyncio.wait_for(future, backstop)
             except TimeoutError:
-                logger.warning("extraction of %s took over %.0f s: given up", request.url,
-                               self.timeout)  # fmt: skip
+                logger.warning("extraction of %s did not end in %.0f s: its workers are replaced",
+                               request.url, backstop)  # fmt: skip
                 self.restart(executor)
-                return PageAnalysis(
-                    kind=ARTICLE, rejection=f"extraction timed out after {self.timeout:.0f} s"
-                )
+                return timed_out(self.timeout)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
@@ -125,6 +176,13 @@ class AnalysisPool:
             except BrokenProcessPool:
                 # Another page's timeout stopped the workers, or a worker died.
                 self.restart(executor)
+            else:
+                if analysis.rejection.startswith(TIMED_OUT):
+                    logger.warning("extraction of %s took over %.0f s: given up", request.url,
+                                   self.timeout)  # fmt: skip
+                return analysis
+            finally:
+                self._in_flight -= 1
         logger.warning("extraction of %s failed twice: its workers were stopped", request.url)
         return PageAnalysis(kind=ARTICLE, rejection="extraction failed: its workers were stopped")
 

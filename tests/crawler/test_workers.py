@@ -58,6 +58,55 @@ def test_a_page_over_the_timeout_is_given_up_and_the_pool_goes_on(pool):
     assert asyncio.run(pool.analyze(page)).article is not None  # new workers took over
 
 
+def oversized_page(paragraphs: int = 60_000) -> AnalysisRequest:
+    """A real page that takes seconds to analyse: one article of 60,000 paragraphs."""
+    paragraph = "<p>" + "Words of a very long article. " * 12 + "</p>"
+    text = (f"<html><head><title>Long</title></head><body><article><h1>Long</h1>"
+            f"{paragraph * paragraphs}</article></body></html>")  # fmt: skip
+    return AnalysisRequest(text=text, url=f"{SITE.base_url}/news/long.html", fetched_at=FETCHED,
+                           min_text_chars=200)  # fmt: skip
+
+
+def test_pages_waiting_behind_a_slow_one_are_not_given_up():
+    """The timeout counts a page's own analysis, not the time it waited for a worker: the slow
+    page is given up by its worker, which goes on with the pages queued behind it."""
+    workers = AnalysisPool(processes=1, timeout=2)
+    quick = [request(f"/news/{article.slug}.html") for article in ARTICLES[:4]]
+
+    async def slow_then_quick():
+        return await asyncio.gather(*map(workers.analyze, [oversized_page(), *quick]))
+
+    try:
+        asyncio.run(workers.analyze(quick[0]))  # the worker is up
+        executor = workers._executor
+        slow, *rest = asyncio.run(slow_then_quick())
+        assert workers._executor is executor  # the same workers: none was stopped
+    finally:
+        workers.close()
+    assert slow.article is None
+    assert slow.rejection == "extraction timed out after 2 s"
+    assert [result.article.title for result in rest] == [a.title for a in ARTICLES[:4]]
+
+
+def test_a_worker_gives_up_a_slow_page_and_goes_on():
+    workers = AnalysisPool(processes=1, timeout=2)
+    try:
+        slow = asyncio.run(workers.analyze(oversized_page()))
+        executor = workers._executor
+        after = asyncio.run(workers.analyze(request(f"/news/{ARTICLES[0].slug}.html")))
+        assert workers._executor is executor
+    finally:
+        workers.close()
+    assert slow.rejection == "extraction timed out after 2 s"
+    assert after.article is not None
+
+
+def test_the_crawl_waits_longer_for_pages_behind_others():
+    workers = AnalysisPool(processes=2, timeout=60)
+    # Its own minute and one more; then a minute for every round of pages before it.
+    assert [workers.backstop(ahead) for ahead in (0, 1, 2, 3, 4)] == [120, 120, 180, 180, 240]
+
+
 def test_pages_in_flight_when_the_workers_are_stopped_are_analysed_by_new_ones(pool):
     """A page over the timeout stops every worker of the pool; the pages the others held, or
     that waited for one, are analysed again by new workers, not lost (and the crawl not hung)."""
