@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import trafilatura
 import trafilatura.metadata as tm
 from htmldate import find_date
-from lxml import html
+from lxml import etree, html
 from trafilatura.settings import Document
-from trafilatura.utils import load_html
+from trafilatura.utils import is_dubious_html, repair_faulty_html
 
 from crawler.banners import find_banners, remove_banner_lines
 from crawler.bodies import repair_body
@@ -67,6 +67,9 @@ DEFAULT_MIN_TEXT_CHARS = 200
 # A dateline is short and says little but the date: "Published on 30/05/2014 at 10:15".
 MAX_DATELINE_WORDS = 6
 MAX_DATELINE_CHARS = 80
+# Elements a page may have (catalog B03): the longest real article pages have tens of
+# thousands; a million takes gigabytes once trafilatura has copied the tree.
+MAX_ELEMENTS = 300_000
 
 
 BYLINE_XPATH = (
@@ -82,15 +85,47 @@ class ExtractionError(ValueError):
 
 
 def parse_html(text: str) -> html.HtmlElement:
-    """Parse a decoded page into an lxml tree; raise ExtractionError if there is no document."""
+    """Parse a decoded page into an lxml tree; raise ExtractionError if there is no document,
+    or if libxml2 could not read all of it.
+
+    The steps of trafilatura's loader (`trafilatura.utils.load_html`: its repairs of what lxml
+    alone would mis-parse, its parser options, its test of what is HTML at all), so the tree is
+    the one trafilatura expects, with one difference: libxml2's huge mode. Without it, libxml2
+    stops at 256 levels of nesting or at a 10 MB text node and silently drops the rest of the
+    page, which would be archived cut short as if whole (catalog B02, B03); the download cap
+    (DOWNLOAD_MAXSIZE, 20 MB) bounds what huge mode reads. Past huge mode's own limits (2,048
+    levels) or over MAX_ELEMENTS, the page is rejected, never archived truncated.
+    """
     if not text.strip():
         raise ExtractionError("empty page")
-    # trafilatura's loader repairs what lxml alone would mis-parse (broken encodings
-    # declarations, leading junk, pages served as XHTML), so the tree is the one it expects.
-    tree = load_html(text)
-    if tree is None:
+    beginning = text[:50].lower()
+    text = repair_faulty_html(text, beginning)
+    parser = html.HTMLParser(
+        collect_ids=False,
+        default_doctype=False,
+        encoding="utf-8",
+        remove_comments=True,
+        remove_pis=True,
+        huge_tree=True,
+    )
+    # As text first; as UTF-8 if lxml refuses text with an encoding declaration or finds little.
+    tree = _parse(text, parser)
+    if tree is None or len(tree) < 1:
+        tree = _parse(text.encode("utf-8", "surrogatepass"), parser)
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
+        raise ExtractionError("the page is nested too deep or too large to parse whole")
+    if tree is None or (is_dubious_html(beginning) and len(tree) < 2):
         raise ExtractionError("not HTML")
+    if tree.xpath("count(//*)") > MAX_ELEMENTS:
+        raise ExtractionError(f"the page has over {MAX_ELEMENTS:,} elements")
     return tree
+
+
+def _parse(document: str | bytes, parser: html.HTMLParser) -> html.HtmlElement | None:
+    try:
+        return html.fromstring(document, parser=parser)
+    except (ValueError, etree.LxmlError):  # an encoding declaration in text; nothing to parse
+        return None
 
 
 def extract_article(

@@ -109,6 +109,46 @@ def test_empty_page_is_not_an_article(text):
     assert article is None
 
 
+def nested_article(depth: int, before: str = "") -> PageItem:
+    """An article whose second half sits `depth` elements deep."""
+    first = "".join(f"<p>First half, paragraph {i}. {'Words of the first half. ' * 8}</p>"
+                    for i in range(6))  # fmt: skip
+    second = "".join(f"<p>Second half, paragraph {i}. {'Words of the deep half. ' * 8}</p>"
+                     for i in range(6))  # fmt: skip
+    text = (f"<html><head><title>Deep page</title></head><body>{before}<article>"
+            f"<h1>Deep page</h1>{first}{'<div>' * depth}{second}{'</div>' * depth}"
+            f"</article></body></html>")  # fmt: skip
+    return page_from_html(text, f"{BASE_URL}/news/deep.html")
+
+
+def test_an_article_nested_past_libxml2_s_default_depth_is_extracted_whole():
+    """B02: at 256 levels libxml2 stops reading and drops the rest of the page, with no error;
+    the page was archived cut short as if whole."""
+    article = extract_article(nested_article(300))
+    assert article is not None
+    assert "First half, paragraph 0." in article.body
+    assert "Second half, paragraph 5." in article.body
+
+
+def test_a_page_too_deep_to_parse_whole_is_rejected_not_truncated():
+    article, reason = extract_article_or_reason(nested_article(2100))
+    assert article is None
+    assert reason == "the page is nested too deep or too large to parse whole"
+
+
+def test_an_article_after_a_10_mb_script_is_extracted():
+    """B03: libxml2 drops a text node over 10 MB, and the rest of the page with it."""
+    script = f"<script>var data = '{'x' * 11_000_000}';</script>"
+    article = extract_article(nested_article(0, before=script))
+    assert article is not None
+    assert "Second half, paragraph 5." in article.body
+
+
+def test_a_page_of_too_many_elements_is_rejected():
+    page = page_from_html(f"<html><body>{'<b>x</b>' * 300_001}</body></html>", BASE_URL)
+    assert extract_article_or_reason(page) == (None, "the page has over 300,000 elements")
+
+
 def test_strip_leading_repeats_drops_title_breadcrumb_and_dateline_only_at_the_top():
     text = (
         "Home News A title\nA title\nPublished on 30/05/2014\nFirst paragraph of the story.\n"
