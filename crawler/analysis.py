@@ -32,6 +32,8 @@ FILE_EXTENSIONS = (
     "css csv doc docx js ppt pptx rss xls xlsx odt ods odg odp epub"
 )
 IGNORED = frozenset(f".{extension}" for extension in FILE_EXTENSIONS.split())
+ANALYSIS_FAILED = "analysis failed"
+MAX_REASON_CHARS = 200
 MAX_LINKS = 5000  # links followed from one page (catalog L06): a page of 100,000 links is a trap
 
 
@@ -49,10 +51,19 @@ class AnalysisRequest:
 def analyze_page(request: AnalysisRequest) -> PageAnalysis:
     """Parse the page once; return its kind and its article, or its links and feeds, and its
     raw body compressed as the archive keeps it."""
-    analysis = _analyze(request)
+    try:
+        analysis = _analyze(request)
+    except Exception as exc:  # a library's bug on one odd page: the fetch is kept, with the reason
+        analysis = PageAnalysis(kind=OTHER, rejection=failure(exc))
     if request.body:
         return replace(analysis, stored_body=StoredBody.of(request.body))
     return analysis
+
+
+def failure(error: Exception) -> str:
+    """The one-line reason a page's analysis raised `error`."""
+    message = " ".join(str(error).split())[:MAX_REASON_CHARS]
+    return f"{ANALYSIS_FAILED}: {type(error).__name__}" + (f": {message}" if message else "")
 
 
 def _analyze(request: AnalysisRequest) -> PageAnalysis:

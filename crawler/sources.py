@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from croniter import croniter
+from lxml.cssselect import CSSSelector, SelectorError
 
 from crawler.normalization import site_host
 
@@ -204,6 +205,12 @@ def _parse_source(name: str, entry: Any, defaults: dict[str, Any], text: str, pa
     selectors = extraction.get("banner_selectors", [])
     if not isinstance(selectors, list) or not all(isinstance(s, str) for s in selectors):
         raise fail("banner_selectors must be a list of CSS selectors", "banner_selectors")
+    for selector in selectors:
+        try:
+            CSSSelector(selector, translator="html")
+        except SelectorError as exc:
+            raise fail(f"banner_selectors: {selector!r} is not a CSS selector ({exc})",
+                       "banner_selectors") from None  # fmt: skip
     date_order = extraction.get("date_order")
     if date_order not in (None, "dmy", "mdy"):
         raise fail(f"date_order must be 'dmy' or 'mdy', not {date_order!r}", "date_order")

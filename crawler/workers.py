@@ -30,7 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import FrameType
 
-from crawler.analysis import AnalysisRequest, analyze_page
+from crawler.analysis import ANALYSIS_FAILED, AnalysisRequest, analyze_page
 from crawler.items import ARTICLE, PageAnalysis
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class AnalysisPool:
     async def analyze(self, request: AnalysisRequest) -> PageAnalysis:
         """Analyse the page in a worker; never raises for the page's sake."""
         if self.processes <= 0:
-            return analyze_page(request)
+            return _reported(request, analyze_page(request))
         for _ in range(2):
             executor = self._pool()
             future = asyncio.get_running_loop().run_in_executor(
@@ -177,10 +177,7 @@ class AnalysisPool:
                 # Another page's timeout stopped the workers, or a worker died.
                 self.restart(executor)
             else:
-                if analysis.rejection.startswith(TIMED_OUT):
-                    logger.warning("extraction of %s took over %.0f s: given up", request.url,
-                                   self.timeout)  # fmt: skip
-                return analysis
+                return _reported(request, analysis)
             finally:
                 self._in_flight -= 1
         logger.warning("extraction of %s failed twice: its workers were stopped", request.url)
@@ -198,6 +195,13 @@ class AnalysisPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+
+def _reported(request: AnalysisRequest, analysis: PageAnalysis) -> PageAnalysis:
+    """Log, in the crawl process, a page its worker gave up or could not analyse."""
+    if analysis.rejection.startswith((TIMED_OUT, ANALYSIS_FAILED)):
+        logger.warning("%s: %s", request.url, analysis.rejection)
+    return analysis
 
 
 _pools: dict[tuple[int, float], AnalysisPool] = {}

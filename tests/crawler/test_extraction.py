@@ -149,6 +149,20 @@ def test_a_page_of_too_many_elements_is_rejected():
     assert extract_article_or_reason(page) == (None, "the page has over 300,000 elements")
 
 
+@pytest.mark.parametrize(
+    "attributes",
+    ['colspan="9007199254740991"', 'rowspan="9007199254740991"',
+     " ".join(f'data-a{i}="v"' for i in range(5000)), f'data-x="{"y" * 1_000_000}"'],
+    ids=["colspan", "rowspan", "5000-attributes", "1-MB-attribute"],
+)  # fmt: skip
+def test_crafted_attributes_stay_inside_their_page(attributes):
+    """B06: a huge span made trafilatura run out of memory (its issue #657)."""
+    table = f"<table><tr><td {attributes}>cell</td><td>b</td></tr><tr><td>c</td></tr></table>"
+    article = extract_article(nested_article(0, before=table))
+    assert article is not None
+    assert "Second half, paragraph 5." in article.body
+
+
 def test_strip_leading_repeats_drops_title_breadcrumb_and_dateline_only_at_the_top():
     text = (
         "Home News A title\nA title\nPublished on 30/05/2014\nFirst paragraph of the story.\n"

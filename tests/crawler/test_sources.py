@@ -83,9 +83,12 @@ def test_a_good_file(tmp_path):
          "not a duration: 'forever'"),
         ("[source.a]\nstart_urls = [\"https://x.example/\"]\n",
          "line 1: unknown table or key 'source'"),
+        ("[sources.a]\nstart_urls = [\"https://x.example/\"]\n[sources.a.extraction]\n"
+         "banner_selectors = [\".notice\", \"div[[role\"]\n",
+         "line 4: source 'a': banner_selectors: 'div[[role' is not a CSS selector"),
     ],
     ids=["syntax-at-end", "syntax", "unknown-key", "bad-schedule", "bad-url", "no-url",
-         "no-sources", "bad-politeness", "bad-duration", "misspelt-table"],
+         "no-sources", "bad-politeness", "bad-duration", "misspelt-table", "bad-selector"],
 )  # fmt: skip
 def test_a_bad_file_gets_one_error_naming_the_line(tmp_path, text, message):
     path = write(tmp_path, text)

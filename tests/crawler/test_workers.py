@@ -4,7 +4,9 @@ takes too long given up without holding a worker."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -99,6 +101,20 @@ def test_a_worker_gives_up_a_slow_page_and_goes_on():
         workers.close()
     assert slow.rejection == "extraction timed out after 2 s"
     assert after.article is not None
+
+
+def test_a_page_whose_analysis_raises_is_kept_with_the_reason(pool, caplog):
+    """A library failing on one odd page (here cssselect, given a selector no sources file
+    would pass) costs that page's analysis only: its fetch is archived with the reason, one
+    warning line is logged, and the worker goes on."""
+    article = request(f"/news/{ARTICLES[0].slug}.html")
+    odd = replace(article, banner_selectors=("div[[role",))
+    with caplog.at_level(logging.WARNING, logger="crawler.workers"):
+        failed = asyncio.run(pool.analyze(odd))
+    assert failed.article is None
+    assert failed.rejection.startswith("analysis failed: SelectorSyntaxError: Expected ident")
+    assert [record.getMessage() for record in caplog.records] == [f"{odd.url}: {failed.rejection}"]
+    assert asyncio.run(pool.analyze(article)).article is not None
 
 
 def test_the_crawl_waits_longer_for_pages_behind_others():
