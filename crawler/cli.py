@@ -20,9 +20,9 @@ from rich.table import Table
 from scrapy.settings import Settings
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from w3lib.encoding import html_to_unicode
 
 from crawler import distributed
+from crawler.decoding import decode_stored
 from crawler.extraction import extract_article_or_reason
 from crawler.items import ARTICLE, PageItem
 from crawler.learning import LearningSettings
@@ -488,7 +488,7 @@ def extract(files: tuple[Path, ...], url: str | None) -> None:
             err.print(f"error: cannot read {path}: {exc.strerror}")
             failures += 1
             continue
-        _, text = html_to_unicode(None, raw)
+        decoded = decode_stored(raw, None)
         page_url = url or path.resolve().as_uri().replace("file://", "http://localhost", 1)
         page = PageItem(
             url=page_url,
@@ -497,7 +497,7 @@ def extract(files: tuple[Path, ...], url: str | None) -> None:
             fetched_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
             page_kind=ARTICLE,
             body=raw,
-            text=text,
+            text=decoded.text,
         )
         extracted, reason = extract_article_or_reason(page)
         if extracted is None:

@@ -35,7 +35,8 @@ class PageItem:
     page_kind: str
     content_type: str | None = None
     body: bytes = b""
-    text: str = ""  # the body decoded (HTTP charset, then BOM and meta, then detection)
+    text: str = ""  # the body decoded (crawler.decoding), for an article
+    encoding: str | None = None  # what an HTML page was decoded with
     listed_dates: tuple[DateCandidate, ...] = ()  # from the feed or sitemap that listed it
     listed_title: str | None = None
     error: str | None = None  # why the fetch failed, when there is no response

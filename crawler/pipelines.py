@@ -109,6 +109,7 @@ class NormalizationPipeline:
             page_kind=kind,
             body=page.body or None,
             error=page.error,
+            encoding=page.encoding,
             stored_body=page.analysis.stored_body if page.analysis and page.body else None,
         )
         article = normalize_article(item.article) if item.article is not None else None

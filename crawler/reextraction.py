@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session, sessionmaker
-from w3lib.encoding import html_to_unicode
 
+from crawler.decoding import decode_stored
 from crawler.extraction import extract_article_or_reason
 from crawler.items import ARTICLE, DateCandidate, PageItem
 from crawler.learning import LearningSettings, relearn_site, store_article
@@ -38,7 +38,7 @@ def page_from_fetch(fetch: Fetch, listed_dates: tuple[DateCandidate, ...]) -> Pa
     body = fetch_body(fetch)
     if body is None:
         return None
-    _, text = html_to_unicode(fetch.content_type, body)
+    decoded = decode_stored(body, fetch.content_type, fetch.encoding)
     return PageItem(
         url=fetch.url,
         final_url=fetch.final_url,
@@ -47,7 +47,8 @@ def page_from_fetch(fetch: Fetch, listed_dates: tuple[DateCandidate, ...]) -> Pa
         page_kind=ARTICLE,
         content_type=fetch.content_type,
         body=body,
-        text=text,
+        text=decoded.text,
+        encoding=decoded.encoding,
         listed_dates=listed_dates,
     )
 

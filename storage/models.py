@@ -105,6 +105,8 @@ class Fetch(Base):
     fetched_at: Mapped[datetime]
     page_kind: Mapped[str] = mapped_column(String(20))  # article, listing, other, error
     error: Mapped[str | None] = mapped_column(Text)
+    # What an HTML page was decoded with (crawler.decoding); None for other responses.
+    encoding: Mapped[str | None] = mapped_column(String(40))
     body_size: Mapped[int] = mapped_column(default=0)
     body_sha256: Mapped[str | None] = mapped_column(String(64))
     body_zlib: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -46,6 +46,7 @@ class FetchRecord:
     page_kind: str = "other"  # article, listing, other, error
     body: bytes | None = None
     error: str | None = None
+    encoding: str | None = None  # what an HTML page was decoded with
     stored_body: StoredBody | None = None  # `body` compressed already, if it was
 
 

@@ -136,6 +136,7 @@ def record_fetch(session: Session, record: FetchRecord, *, site_id: int, run_id:
         "fetched_at": record.fetched_at,
         "page_kind": record.page_kind,
         "error": record.error,
+        "encoding": record.encoding,
         "body_size": stored.size if stored else 0,
         "body_sha256": stored.sha256 if stored else None,
         "body_zlib": stored.zlib if stored else None,

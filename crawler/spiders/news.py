@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 from crawler import distributed
 from crawler.analysis import AnalysisRequest
+from crawler.decoding import DecodedPage, decode_page
 from crawler.documents import (
     GZIP_MAGIC,
     ListedPage,
@@ -229,9 +230,14 @@ class NewsSpider(Spider):
                 yield self.page_item(response, OTHER, keep_body=False)
             return
         fetched_at = datetime.now(UTC)
+        decoded = decode_page(response.text, response.encoding, response.body)
+        if decoded.suspect:
+            self.crawler.stats.inc_value("archive/encoding_suspect")
+            self.logger.warning("%s: over 1%% of its text is unreadable as %s", response.url,
+                                decoded.encoding)  # fmt: skip
         analysis = await self.analysis_pool.analyze(
             AnalysisRequest(
-                text=response.text,
+                text=decoded.text,
                 url=response.url,
                 fetched_at=fetched_at,
                 listed_dates=tuple(response.meta.get("listed_dates", ())),
@@ -253,7 +259,9 @@ class NewsSpider(Spider):
                     yield Request(strip_tracking(url), callback=self.parse_page,
                                   errback=self.on_error)  # fmt: skip
         # Last: once the page is archived, everything it led to is already queued.
-        yield self.page_item(response, analysis.kind, fetched_at=fetched_at, analysis=analysis)
+        yield self.page_item(
+            response, analysis.kind, fetched_at=fetched_at, analysis=analysis, decoded=decoded
+        )
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         """Record a fetch that failed before any response (DNS, refused, timeout, reset)."""
@@ -299,8 +307,10 @@ class NewsSpider(Spider):
         keep_body: bool = True,
         fetched_at: datetime | None = None,
         analysis: PageAnalysis | None = None,
+        decoded: DecodedPage | None = None,
     ) -> PageItem:
-        """Return the PageItem for a response; only articles carry their decoded text."""
+        """Return the PageItem for a response; only articles carry their decoded text, and
+        HTML pages the encoding they were decoded with."""
         content_type = response.headers.get(b"Content-Type")
         return PageItem(
             url=response.meta.get("redirect_urls", [response.url])[0],
@@ -310,7 +320,8 @@ class NewsSpider(Spider):
             page_kind=kind,
             content_type=content_type.decode("latin-1") if content_type else None,
             body=response.body if keep_body else b"",
-            text=response.text if kind == ARTICLE and isinstance(response, TextResponse) else "",
+            text=decoded.text if decoded is not None and kind == ARTICLE else "",
+            encoding=decoded.encoding if decoded is not None else None,
             listed_dates=response.meta.get("listed_dates", ()),
             listed_title=response.meta.get("listed_title"),
             analysis=analysis,

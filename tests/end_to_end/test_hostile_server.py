@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 import uuid
 
 import pytest
@@ -176,3 +177,32 @@ def test_session_ids_and_growing_paths_take_a_bounded_number_of_requests(tmp_pat
     assert max(path.count("/more") for path in deep) == 2  # a third `more` is never queued
     assert all(path.count("/x/") <= 2 and path.count("/y/") <= 2 for path in deep)
     assert len(deep) < 40  # finite: every mix of more, x and y with none three times
+
+
+def test_a_page_in_windows_1252_served_as_utf_8_is_archived_readable(tmp_path):
+    """B07: the header says UTF-8, the page (and its <meta>) Windows-1252: Scrapy follows the
+    header and every accented letter became U+FFFD in the archive."""
+    french = ("Le président a déclaré jeudi que l'économie française était plus forte qu'à "
+              "l'été dernier, grâce à la hausse des exportations. ") * 3  # fmt: skip
+    paragraphs = "".join(f"<p>{french} Paragraphe {i}.</p>" for i in range(5))
+    page = (
+        f'<html><head><meta charset="windows-1252"><title>Économie</title></head><body>'
+        f"<article><h1>L'économie française</h1>{paragraphs}</article></body></html>"
+    )
+    path = "/news/economie.html"
+    routes = {
+        START: Route(body=f'<html><body><a href="{path}">a</a></body></html>'.encode(),
+                     content_type="text/html"),
+        path: Route(body=page.encode("cp1252"), content_type="text/html; charset=utf-8"),
+    }  # fmt: skip
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_hostile_site(routes) as server:
+        crawl_local_site(server.base_url + START.rstrip("/"), database_url,
+                         "-a", "follow_sitemaps=false")  # fmt: skip
+    (article,) = map(json.loads, newsarchive("export", "--db", database_url).stdout.splitlines())
+    assert article["title"] == "L'économie française"
+    assert "Le président a déclaré jeudi" in article["body"]
+    assert "\ufffd" not in article["body"]
+    with sqlite3.connect(tmp_path / "archive.db") as archive:
+        encodings = dict(archive.execute("SELECT url, encoding FROM fetches").fetchall())
+    assert encodings[server.base_url + path] == "cp1252"  # recorded, as catalog B07 asks
