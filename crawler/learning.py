@@ -177,7 +177,9 @@ def relearn_date_order(session: Session, site_id: int, *, hint: str | None = Non
         if not any(numeric_date_order(value) == "ambiguous" for _, value in candidates):
             continue
         dated = [DateCandidate(source=s, value=v) for s, v in candidates]
-        published_at, source = choose_date(tuple(dated), dayfirst=order != "mdy")
+        published_at, source = choose_date(
+            tuple(dated), dayfirst=order != "mdy", seen_at=article.first_seen_at
+        )
         if published_at != article.published_at:
             article.published_at = published_at
             article.date_source = source
@@ -202,7 +204,9 @@ def site_date_order(site: Site) -> str | None:
 def read_published(record: ArticleRecord, date_order: str | None) -> ArticleRecord:
     """Return the record with its publication date read in the site's order of day and month."""
     candidates = tuple(DateCandidate(source=s, value=v) for s, v in record.date_candidates)
-    published_at, source = choose_date(candidates, dayfirst=date_order != "mdy")
+    published_at, source = choose_date(
+        candidates, dayfirst=date_order != "mdy", seen_at=record.fetched_at
+    )
     return replace(record, published_at=published_at, date_source=source)
 
 

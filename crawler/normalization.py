@@ -9,7 +9,7 @@ import hashlib
 import re
 import unicodedata
 import warnings
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dateutil import parser as dateutil_parser
@@ -216,14 +216,28 @@ def numeric_date_order(value: str) -> str | None:
     return "ambiguous" if first <= 12 and second <= 12 else None
 
 
+# Dates outside this window are not believed (catalog B09): before news sites were on the web
+# (htmldate's own lower bound; 1970-01-01 is a template's empty value), or more than a day
+# after the page was first fetched (a placeholder, a time zone gone wrong, 2099). Their text
+# stays among the article's candidates.
+EARLIEST_DATE = datetime(1995, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
 def choose_date(
-    candidates: tuple[DateCandidate, ...], *, dayfirst: bool = True
+    candidates: tuple[DateCandidate, ...],
+    *,
+    dayfirst: bool = True,
+    seen_at: datetime | None = None,
 ) -> tuple[datetime | None, str | None]:
-    """Return the first candidate (they come best first) that reads as a date, and its source."""
+    """Return the first candidate (they come best first) that reads as a plausible date for a
+    page first fetched at `seen_at`, and its source."""
+    latest = seen_at + FUTURE_TOLERANCE if seen_at is not None else None
     for candidate in candidates:
         parsed = to_utc(candidate.value, dayfirst=dayfirst)
-        if parsed is not None:
-            return parsed, candidate.source
+        if parsed is None or parsed < EARLIEST_DATE or (latest is not None and parsed > latest):
+            continue
+        return parsed, candidate.source
     return None, None
 
 
@@ -234,8 +248,10 @@ def normalize_article(extracted: ExtractedArticle, *, dayfirst: bool = True) -> 
     the site's order (crawler.learning).
     """
     body = clean_text(extracted.body)
-    published_at, date_source = choose_date(extracted.published_candidates, dayfirst=dayfirst)
-    modified_at, _ = choose_date(extracted.modified_candidates)
+    published_at, date_source = choose_date(
+        extracted.published_candidates, dayfirst=dayfirst, seen_at=extracted.fetched_at
+    )
+    modified_at, _ = choose_date(extracted.modified_candidates, seen_at=extracted.fetched_at)
     banners = tuple(
         BannerRecord(kind=banner.kind, text=text, text_hash=banner_fingerprint(text))
         for banner in extracted.banners

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.extraction import parse_html
+from crawler.extraction import extract_article, parse_html
+from crawler.items import DateCandidate, PageItem
 from crawler.learning import LearningSettings, relearn_site, store_article
 from crawler.metadata import published_candidates
-from crawler.normalization import numeric_date_order
+from crawler.normalization import choose_date, normalize_article, numeric_date_order
 from storage.database import session_scope
 from storage.models import Article, Site
 from storage.writes import upsert_site
@@ -45,6 +46,41 @@ def test_every_candidate_is_kept_best_first():
         ("dateline", "30/05/2014"),
         ("url", "2014-05-30"),
     ]
+
+
+FETCHED = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("values", "chosen"),
+    [
+        # A template's placeholder year and the Unix epoch are passed over for the next one.
+        (["2099-05-01T10:00:00Z", "2026-11-20"], datetime(2026, 11, 20, tzinfo=UTC)),
+        (["1970-01-01T00:00:00Z", "30/05/2014"], datetime(2014, 5, 30, tzinfo=UTC)),
+        # Half a day ahead is a time zone, not the future; two days ahead is not believed.
+        (["2026-11-26T14:00:00-01:00"], datetime(2026, 11, 26, 15, tzinfo=UTC)),
+        (["2026-11-28T09:00:00Z"], None),
+        (["1994-12-31"], None),
+    ],
+)  # fmt: skip
+def test_implausible_dates_are_not_believed(values, chosen):
+    """B09: a publication date before 1995 or over a day after the page was fetched."""
+    candidates = tuple(DateCandidate(source="meta", value=value) for value in values)
+    assert choose_date(candidates, seen_at=FETCHED)[0] == chosen
+
+
+def test_a_future_date_is_kept_among_the_candidates_only():
+    page = ('<html><head><meta property="article:published_time" content="2099-01-01">'
+            f"<title>t</title></head><body><article><h1>t</h1>{'<p>Some words. </p>' * 40}"
+            "</article></body></html>")  # fmt: skip
+    article = extract_article(
+        PageItem(url="http://news.example/a", final_url="http://news.example/a", status=200,
+                 fetched_at=FETCHED, page_kind="article", body=page.encode(), text=page)
+    )  # fmt: skip
+    assert article is not None
+    record = normalize_article(article)
+    assert record.published_at is None
+    assert record.date_candidates == (("meta", "2099-01-01"),)
 
 
 def test_embassypages_dateline_is_a_candidate():
