@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from lxml import html
-from w3lib.html import strip_html5_whitespace
-from w3lib.url import safe_url_string
 
 from crawler.classification import classify_page
 from crawler.extraction import ExtractionError, extract_from_tree, parse_html
 from crawler.items import ARTICLE, OTHER, DateCandidate, PageAnalysis
+from crawler.normalization import followable_url
 from storage.records import StoredBody
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
@@ -89,7 +88,7 @@ def _analyze(request: AnalysisRequest) -> PageAnalysis:
 def base_url(tree: html.HtmlElement, url: str) -> str:
     """The URL relative links of the page are read against: its `<base href>`, or its own."""
     declared = tree.xpath("//base/@href")
-    return urljoin(url, strip_html5_whitespace(str(declared[0]))) if declared else url
+    return (followable_url(str(declared[0]), url) or url) if declared else url
 
 
 def page_links(tree: html.HtmlElement, base: str) -> tuple[str, ...]:
@@ -97,11 +96,10 @@ def page_links(tree: html.HtmlElement, base: str) -> tuple[str, ...]:
     (absolute, safe, unique, in page order; no links to files such as images or PDFs)."""
     found: dict[str, None] = {}
     for href in tree.xpath("//a/@href | //area/@href"):
-        url = safe_url_string(urljoin(base, strip_html5_whitespace(str(href))))
-        parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"}:
+        url = followable_url(str(href), base)
+        if url is None:
             continue
-        name = parts.path.lower().rsplit("/", 1)[-1]
+        name = urlsplit(url).path.lower().rsplit("/", 1)[-1]
         if "." in name and f".{name.rpartition('.')[2]}" in IGNORED:
             continue
         found.setdefault(url.split("#", 1)[0], None)
@@ -114,6 +112,7 @@ def feed_links(tree: html.HtmlElement, base: str) -> tuple[str, ...]:
     """The feeds a page declares with `<link rel="alternate" type="application/rss+xml">`."""
     feeds = []
     for link in tree.xpath("//link[@rel='alternate'][@href]"):
-        if (link.get("type") or "").lower() in FEED_TYPES:
-            feeds.append(urljoin(base, strip_html5_whitespace(link.get("href"))))
+        url = followable_url(link.get("href"), base)
+        if url and (link.get("type") or "").lower() in FEED_TYPES:
+            feeds.append(url)
     return tuple(dict.fromkeys(feeds))

@@ -10,10 +10,11 @@ import re
 import unicodedata
 import warnings
 from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from dateutil import parser as dateutil_parser
-from w3lib.url import canonicalize_url
+from w3lib.html import strip_html5_whitespace
+from w3lib.url import canonicalize_url, safe_url_string
 
 from crawler.items import DateCandidate, ExtractedArticle
 from storage.records import ArticleRecord, BannerRecord
@@ -69,6 +70,23 @@ def is_session_parameter(name: str, value: str) -> bool:
     if lowered in SESSION_PARAMETERS or lowered.startswith("aspsessionid"):
         return True
     return lowered in TOKEN_SESSION_PARAMETERS and SESSION_TOKEN.fullmatch(value) is not None
+
+
+def followable_url(link: str, base: str | None = None) -> str | None:
+    """Return a link found in a page, feed or sitemap as an absolute, safely quoted http(s) URL
+    (resolved against `base`), or None when it cannot be followed (catalog B10): another
+    scheme, no host, a port out of range, user name or password in it, not a URL at all."""
+    try:
+        link = strip_html5_whitespace(link)
+        url = safe_url_string(urljoin(base, link) if base else link)
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.port == 0:
+            return None
+        if parts.username is not None or parts.password is not None:
+            return None  # never send credentials found in a link (catalog S13)
+    except ValueError:  # a port out of range, an unclosed IPv6 bracket, ...
+        return None
+    return url
 
 
 def strip_tracking(url: str) -> str:

@@ -38,7 +38,7 @@ from crawler.documents import (
 from crawler.extraction import DEFAULT_MIN_TEXT_CHARS
 from crawler.items import ARTICLE, ERROR, FEED, OTHER, ROBOTS, SITEMAP, PageAnalysis, PageItem
 from crawler.middlewares import FreshArticle, RefusedAddress
-from crawler.normalization import site_host, strip_tracking
+from crawler.normalization import followable_url, site_host, strip_tracking
 from crawler.workers import DEFAULT_ANALYSIS_TIMEOUT, AnalysisPool, analysis_pool
 
 # Statuses that reach the callbacks, so that every fetch is recorded with its status: errors,
@@ -181,10 +181,11 @@ class NewsSpider(Spider):
         yield self.page_item(response, ROBOTS)
         if response.status >= 300:
             return
-        for url in robots_sitemaps(response.body):
-            yield Request(
-                url, callback=self.parse_sitemap, errback=self.on_error, meta=LISTING_META
-            )
+        for link in robots_sitemaps(response.body):
+            if url := self.followable(link, response.url):
+                yield Request(
+                    url, callback=self.parse_sitemap, errback=self.on_error, meta=LISTING_META
+                )
 
     def parse_sitemap(self, response: Response) -> Iterator[Request | PageItem]:
         yield self.page_item(response, SITEMAP)
@@ -192,18 +193,19 @@ class NewsSpider(Spider):
         if response.status >= 300 or body is None:
             return
         sitemap = parse_sitemap(body)
-        for url in sitemap.sitemap_urls:
-            yield Request(
-                url, callback=self.parse_sitemap, errback=self.on_error, meta=LISTING_META
-            )
-        yield from self.requests_for_listed(sitemap.pages)
+        for link in sitemap.sitemap_urls:
+            if url := self.followable(link, response.url):
+                yield Request(
+                    url, callback=self.parse_sitemap, errback=self.on_error, meta=LISTING_META
+                )
+        yield from self.requests_for_listed(sitemap.pages, response.url)
 
     def parse_feed(self, response: Response) -> Iterator[Request | PageItem]:
         yield self.page_item(response, FEED)
         body = self._document_body(response)
         if response.status >= 300 or body is None:
             return
-        yield from self.requests_for_listed(parse_feed(body))
+        yield from self.requests_for_listed(parse_feed(body), response.url)
 
     async def parse_page(self, response: Response) -> AsyncIterator[Request | PageItem]:
         """Record an HTML page; follow its links unless it is an article.
@@ -289,15 +291,29 @@ class NewsSpider(Spider):
         return any(host == domain or host.endswith(f".{domain}") for domain in self.allowed_domains)
 
     def requests_for_listed(
-        self, pages: tuple[ListedPage, ...] | list[ListedPage]
+        self, pages: tuple[ListedPage, ...] | list[ListedPage], document_url: str
     ) -> Iterator[Request]:
+        """Requests for the pages a feed or sitemap at `document_url` lists (relative links
+        read against it; links that cannot be followed skipped)."""
         for page in pages:
+            url = self.followable(page.url, document_url)
+            if url is None:
+                continue
             yield Request(
-                strip_tracking(page.url),
+                strip_tracking(url),
                 callback=self.parse_page,
                 errback=self.on_error,
                 meta={"listed_dates": page.dates, "listed_title": page.title},
             )
+
+    def followable(self, link: str, document_url: str) -> str | None:
+        """A link of the feed, sitemap or robots.txt at `document_url`, made absolute; None,
+        counted, for one that cannot be followed (another scheme, a bad port, credentials)."""
+        url = followable_url(link, document_url)
+        if url is None:
+            self.crawler.stats.inc_value("archive/unfollowable_links")
+            self.logger.debug("not followed from %s: %r", document_url, link)
+        return url
 
     def page_item(
         self,

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from crawler.analysis import AnalysisRequest, analyze_page
 from crawler.classification import classify_page
 from crawler.extraction import parse_html
 from crawler.items import ARTICLE, LISTING, OTHER
@@ -51,3 +54,18 @@ def test_page_declaring_a_collection_is_a_listing():
         "</head><body><p>x</p></body></html>"
     )
     assert classify_page(parse_html(page)) == LISTING
+
+
+def test_a_listing_with_a_malformed_link_keeps_its_other_links():
+    """B10: one link with a port out of range made the whole listing's analysis fail."""
+    teasers = "".join(f'<article><h2><a href="/news/story-{i}.html">Story {i}</a></h2>'
+                      f"<p>{'Teaser words. ' * 5}</p></article>" for i in range(12))  # fmt: skip
+    page = (f'<html><head><title>News</title></head><body>{teasers}'
+            '<a href="http://news.example:99999/bad.html">bad</a></body></html>')  # fmt: skip
+    request = AnalysisRequest(
+        text=page, url="http://news.example/", fetched_at=datetime.now(UTC), min_text_chars=200
+    )
+    analysis = analyze_page(request)
+    assert analysis.kind == LISTING
+    assert analysis.rejection == ""
+    assert list(analysis.links) == [f"http://news.example/news/story-{i}.html" for i in range(12)]

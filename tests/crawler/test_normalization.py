@@ -11,6 +11,7 @@ from crawler.normalization import (
     clean_inline,
     clean_text,
     fingerprint,
+    followable_url,
     language_code,
     site_host,
     to_utc,
@@ -148,3 +149,21 @@ def test_control_characters_never_reach_the_archive_or_the_terminal():
         clean_inline("\x1b[31mRed\x1b[0m title\nforged: line\r") == "[31mRed[0m title forged: line"
     )
     assert "\x1b" not in clean_text("Body \x1b]0;title\x07 text")
+
+
+BASE = "http://news.example/dir/page.html"
+
+
+@pytest.mark.parametrize(
+    ("link", "url"),
+    [("/a b.html", "http://news.example/a%20b.html"),
+     (" \n/c.html\t", "http://news.example/c.html"),
+     ("//news.example/x", "http://news.example/x"),
+     ("http://bücher.example/ä", "http://xn--bcher-kva.example/%C3%A4"),
+     ("http://news.example:99999/", None), ("http://news.example:0/", None),
+     ("http://user:pw@news.example/", None), ("http://[::1/", None),
+     ("javascript:alert(1)", None), ("mailto:desk@news.example", None), ("ftp://x/", None)],
+)  # fmt: skip
+def test_followable_url(link, url):
+    """B10: one rule for every link a page, feed or sitemap gives."""
+    assert followable_url(link, BASE) == url

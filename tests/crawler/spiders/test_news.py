@@ -6,6 +6,7 @@ import gzip
 import pytest
 from scrapy import Request
 from scrapy.http import Response
+from scrapy.utils.test import get_crawler
 
 from crawler.items import ARTICLE, ERROR, FEED, LISTING, ROBOTS, SITEMAP, PageItem
 from crawler.spiders.news import InvalidSpiderArgument, NewsSpider
@@ -137,6 +138,25 @@ def test_feed_links_lose_their_tracking_parameters():
     assert requests
     assert all("utm_" not in r.url for r in requests)
     assert requests[0].meta["listed_dates"][0].source == "feed"
+
+
+def test_a_feed_s_unusable_links_are_skipped_and_the_rest_followed():
+    """B08, B10: a relative link is read against the feed; a link with a port out of range,
+    credentials or another scheme is counted and skipped, and the entries after it are kept
+    (a bad one used to end the whole feed)."""
+    links = ["/news/relative.html", "http://news.example:99999/bad-port.html",
+             "http://user:secret@news.example/credentials.html", "mailto:desk@news.example",
+             f"{BASE_URL}/news/after.html"]  # fmt: skip
+    items = "".join(f"<item><title>t</title><link>{link}</link></item>" for link in links)
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'.encode()
+    url = f"{BASE_URL}/section/feed.xml"
+    crawler = get_crawler(NewsSpider)
+    spider = NewsSpider.from_crawler(crawler, start_urls=f"{BASE_URL}/")
+    response = Response(url, body=body, request=Request(url))
+    _, requests = split(spider.parse_feed(response))
+    assert [r.url for r in requests] == [f"{BASE_URL}/news/relative.html",
+                                         f"{BASE_URL}/news/after.html"]  # fmt: skip
+    assert crawler.stats.get_value("archive/unfollowable_links") == 3
 
 
 def test_links_to_other_sites_are_not_followed():
