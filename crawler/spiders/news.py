@@ -47,6 +47,9 @@ RECORDED_STATUSES = [304, 400, 401, 403, 404, 405, 406, 408, 410, 429, 451, 500,
 # Requests for documents that list pages: asked for conditionally, never skipped as archived.
 LISTING_META = {"conditional": True}
 MAX_GUNZIPPED_BYTES = 50 * 1024 * 1024
+# Sitemap indexes followed below the first (catalog B12): the protocol allows none, real sites
+# nest one or two; a chain beyond this is a trap, cycles aside (Scrapy's duplicate filter).
+MAX_SITEMAP_DEPTH = 3
 
 
 class InvalidSpiderArgument(ValueError):
@@ -193,11 +196,16 @@ class NewsSpider(Spider):
         if response.status >= 300 or body is None:
             return
         sitemap = parse_sitemap(body)
+        depth = response.meta.get("sitemap_depth", 0)
+        if sitemap.sitemap_urls and depth >= MAX_SITEMAP_DEPTH:
+            self.crawler.stats.inc_value("archive/sitemaps_too_deep")
+            self.logger.warning("%s: a sitemap index %d indexes deep, not followed further",
+                                response.url, depth)  # fmt: skip
+            return
         for link in sitemap.sitemap_urls:
             if url := self.followable(link, response.url):
-                yield Request(
-                    url, callback=self.parse_sitemap, errback=self.on_error, meta=LISTING_META
-                )
+                yield Request(url, callback=self.parse_sitemap, errback=self.on_error,
+                              meta={**LISTING_META, "sitemap_depth": depth + 1})  # fmt: skip
         yield from self.requests_for_listed(sitemap.pages, response.url)
 
     def parse_feed(self, response: Response) -> Iterator[Request | PageItem]:

@@ -123,6 +123,19 @@ def test_sitemap_index_leads_to_its_sitemaps():
     ]
 
 
+def test_sitemap_indexes_are_followed_three_deep_only():
+    """B12: a chain of indexes (each on its own URL, so the duplicate filter does not stop it)."""
+    crawler = get_crawler(NewsSpider)
+    spider = NewsSpider.from_crawler(crawler, start_urls=f"{BASE_URL}/")
+    followed = []
+    for depth in range(5):
+        meta = {"sitemap_depth": depth} if depth else None
+        _, requests = split(spider.parse_sitemap(site_response("/sitemap.xml", meta=meta)))
+        followed.append([r.meta["sitemap_depth"] for r in requests])
+    assert followed == [[1, 1], [2, 2], [3, 3], [], []]
+    assert crawler.stats.get_value("archive/sitemaps_too_deep") == 2
+
+
 def test_gzipped_news_sitemap_lists_articles_with_their_dates():
     response = site_response("/sitemap-news.xml.gz")
     assert response.body[:2] == b"\x1f\x8b"
