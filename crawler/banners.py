@@ -70,6 +70,8 @@ STRUCTURAL_TAGS = {
     "html", "body", "main", "article", "h1", "header", "nav", "footer", "form",
     "figure", "figcaption", "picture", "img", "table", "thead", "tbody", "tr", "td", "th",
 }  # fmt: skip
+# Kinds of box that never hold the article, however much of the page they fill.
+NEVER_ARTICLES = frozenset({"cookie", "newsletter"})
 MAX_BANNER_CHARS = 1500
 MIN_BANNER_CHARS = 20
 MAX_LINK_SHARE = 0.5
@@ -203,7 +205,8 @@ def remove_banner_lines(body: str, banners: list[BannerText]) -> tuple[str, tupl
     The extractor reads the whole page, so a notice box it took for article text shows up as
     whole lines of the body; those lines go. A "notice" that would take away more than half of
     the body is the article itself (a story filed under a "breaking news" box): it is neither
-    removed nor kept as a banner.
+    removed nor kept as a banner; unless it is a cookie or newsletter box, which is never an
+    article (a page that is only a consent wall keeps no body, catalog B05).
     """
     lines = body.split("\n")
     keys = [_key(line) for line in lines]
@@ -218,7 +221,8 @@ def remove_banner_lines(body: str, banners: list[BannerText]) -> tuple[str, tupl
             for index, key in enumerate(keys)
             if key and (key in parts or (len(key) >= MIN_BANNER_CHARS and key in whole))
         }
-        if sum(len(keys[index]) for index in hits) > body_chars / 2:
+        share = sum(len(keys[index]) for index in hits) / body_chars
+        if share > 0.5 and banner.kind not in NEVER_ARTICLES:
             continue
         removed |= hits
         kept.append(banner)

@@ -213,3 +213,17 @@ def test_the_notice_word_pattern_finds_exactly_the_notice_words():
     samples += [word[:-1] for word in NOTICE_WORDS] + ["site-header main-nav", "", "cmpnt"]
     for sample in samples:
         assert bool(ANY_KIND_WORD.search(sample)) == any(w in sample for w in NOTICE_WORDS), sample
+
+
+def test_a_page_that_is_only_a_consent_wall_is_not_an_article():
+    """B05: the cookie box was most of the page, so it was taken for the article."""
+    consent = "We and our partners use cookies to store and access information on your device. "
+    page = page_from_html(
+        '<html><head><title>Consent</title></head><body><div class="cookie-consent" '
+        f'role="dialog"><h2>We value your privacy</h2><p>{consent * 4}</p><button>Accept</button>'
+        "</div></body></html>",
+        f"{BASE_URL}/news/walled.html",
+    )
+    article, reason = extract_article_or_reason(page)
+    assert article is None
+    assert reason.startswith("main text too short")
