@@ -4,7 +4,7 @@ With `ARCHIVE_REDIS_URL` set, every `newsarchive crawl` (or `scrapy crawl news`)
 the same shared-crawl name takes its requests from one frontier in Redis and marks them in one
 seen-set, and all of them write to one archive (PostgreSQL). scrapy-redis supplies the
 frontier and the seen-set; this module closes the gaps it leaves (../shared/reliability-catalog,
-G7, F14, F15, S12):
+G7, F12, F14, F15, S12):
 
 - A request is *leased*, not destroyed, when a worker takes it: the pop moves it, in one Lua
   script, from the frontier into that worker's lease hash. The lease is returned (deleted) once
@@ -19,6 +19,8 @@ G7, F14, F15, S12):
 - Requests are stored as JSON, never pickled: write access to Redis must not mean code
   execution. An entry that names a request class or callback that is not the spider's own is
   rejected and dropped.
+- Redis may restart mid-crawl: its commands are tried again with backoff, then the worker waits
+  (holding the links it finds) for up to `ARCHIVE_REDIS_OUTAGE_SECONDS` before it stops.
 """
 
 from __future__ import annotations
@@ -28,16 +30,23 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 from scrapy import Request, signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.request import request_from_dict
 from scrapy_redis.queue import Base as RedisQueue
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
@@ -51,6 +60,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LEASE = "newsarchive_lease"
+REDIS_GONE = "redis_unreachable"
+# A Redis command is tried again ARCHIVE_REDIS_RETRIES times, waiting up to REDIS_BACKOFF_CAP
+# seconds between tries (exponential, with jitter): half a minute or so, enough for a restart.
+DEFAULT_REDIS_RETRIES = 10
+REDIS_BACKOFF_CAP = 8.0
+DEFAULT_REDIS_OUTAGE_SECONDS = 300.0
 KEY_PREFIX = "newsarchive"
 # What a request read from Redis may name: Scrapy's plain request, the spider's own callbacks.
 ALLOWED_REQUEST_CLASSES = {"scrapy.http.request.Request", "scrapy.Request", "scrapy.http.Request"}
@@ -148,6 +163,10 @@ def configure(settings: BaseSettings) -> None:
         "SCHEDULER_PERSIST": True,
         "SCHEDULER_FLUSH_ON_START": False,
         "REDIS_URL": redis_url,
+        "REDIS_PARAMS": {
+            **settings.getdict("REDIS_PARAMS"),
+            **redis_retries(settings.getint("ARCHIVE_REDIS_RETRIES", DEFAULT_REDIS_RETRIES)),
+        },
         **shared_keys(name),
     }
     for setting, value in values.items():
@@ -156,6 +175,16 @@ def configure(settings: BaseSettings) -> None:
     middlewares["crawler.distributed.ItemsLastMiddleware"] = 1000
     settings.set("SPIDER_MIDDLEWARES", middlewares, priority="spider")
     check_settings(settings)
+
+
+def redis_retries(retries: int) -> dict[str, Any]:
+    """Client options under which a Redis that restarts or fails over (catalog F12) costs a
+    wait, not the crawl: each command is tried again on a lost connection or a timeout, with
+    backoff; a hung server is given up after the socket timeout (scrapy-redis' 30 s)."""
+    return {
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.25, cap=REDIS_BACKOFF_CAP), retries),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+    }
 
 
 def check_settings(settings: BaseSettings) -> None:
@@ -333,29 +362,84 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
         super().open(spider)
         self.queue.heartbeat()
         self.queue.reap()
+        self.unsent: list[Request] = []  # requests found while Redis was away
+        self.outage_since: float | None = None
+        self.outage_limit = self.crawler.settings.getfloat(
+            "ARCHIVE_REDIS_OUTAGE_SECONDS", DEFAULT_REDIS_OUTAGE_SECONDS
+        )
         self.beat = LoopingCall(self._beat)
         self.beat.start(self.queue.lease_ms / 3000, now=False)
+
+    # Redis away past the client's retries (catalog F12): the worker waits, keeping what it
+    # finds, and stops after ARCHIVE_REDIS_OUTAGE_SECONDS. Pages it fetched are archived all the
+    # same; the leases it could not return go back to the frontier once its heartbeat expires.
+    def _redis_failed(self, error: RedisError) -> None:
+        now = time.monotonic()
+        if self.outage_since is None:
+            self.outage_since = now
+            logger.warning("Redis does not answer (%s): this worker waits for it, up to %.0f s",
+                           error, self.outage_limit)  # fmt: skip
+        elif now - self.outage_since > self.outage_limit and not self.redis_gone:
+            self.redis_gone = True
+            logger.error("Redis has not answered for %.0f s: this worker stops", self.outage_limit)
+            assert self.crawler.engine is not None  # noqa: S101 - a running crawl has one
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=REDIS_GONE))
+
+    def _redis_answered(self) -> None:
+        if self.outage_since is not None:
+            logger.warning("Redis answers again after %.0f s", time.monotonic() - self.outage_since)
+            self.outage_since = None
+
+    redis_gone = False
 
     def _beat(self) -> None:
         try:
             self.queue.heartbeat()
             self.queue.reap()
-        except Exception:  # Redis unreachable for a moment: the next beat tries again
-            logger.exception("cannot renew this worker's leases in Redis")
+        except RedisError as exc:  # the next beat tries again
+            self._redis_failed(exc)
 
     def close(self, reason: str) -> None:
         if self.beat.running:
             self.beat.stop()
-        returned = self.queue.release()
-        if returned:
-            logger.info("returned %d requests to the shared frontier", returned)
-        if reason == "finished" and not len(self.queue) and not self.queue.other_workers():
-            # The crawl ran dry and this was its last worker: the next one starts afresh.
-            self.flush()
+        try:
+            if self.redis_gone:
+                raise RedisError("gone")  # not asked again
+            returned = self.queue.release()
+            if returned:
+                logger.info("returned %d requests to the shared frontier", returned)
+            if reason == "finished" and not len(self.queue) and not self.queue.other_workers():
+                # The crawl ran dry and this was its last worker: the next one starts afresh.
+                self.flush()
+        except RedisError:
+            logger.error("this worker's requests in flight go back to the shared frontier once "
+                         "its heartbeat expires; %d it found are not queued (the next crawl "
+                         "finds them again)", len(self.unsent))  # fmt: skip
         super().close(reason)
 
-    # scrapy-redis' own versions pass `spider` to the stats, which Scrapy 2.13+ deprecates.
+    def has_pending_requests(self) -> bool:
+        if self.redis_gone:
+            return False  # stopping: Redis is not asked again
+        try:
+            return bool(self.unsent) or len(self.queue) > 0
+        except RedisError as exc:
+            self._redis_failed(exc)
+            return not self.redis_gone  # unknown: not idle, unless this worker is stopping
+
     def enqueue_request(self, request: Request) -> bool:
+        if self.redis_gone:
+            self.unsent.append(request)
+            return True
+        try:
+            self._send_unsent()
+            return self._enqueue(request)
+        except RedisError as exc:
+            self._redis_failed(exc)
+            self.unsent.append(request)
+            return True
+
+    # scrapy-redis' own version passes `spider` to the stats, which Scrapy 2.13+ deprecates.
+    def _enqueue(self, request: Request) -> bool:
         if not request.dont_filter and self.df.request_seen(request):
             self.df.log(request, self.spider)
             return False
@@ -363,28 +447,52 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
         self.queue.push(request)
         return True
 
+    def _send_unsent(self) -> None:
+        while self.unsent:
+            self._enqueue(self.unsent[0])
+            del self.unsent[0]
+
     def next_request(self) -> Request | None:
-        request = self.queue.pop()
+        if self.redis_gone:
+            return None
+        try:
+            self._send_unsent()
+            request = self.queue.pop()
+        except RedisError as exc:
+            self._redis_failed(exc)
+            return None
+        self._redis_answered()
         if request is not None:
             self.stats.inc_value("scheduler/dequeued/redis")
         return request
 
     def item_done(self, response: Response | Any = None, **_: Any) -> None:
         request = getattr(response, "request", None)
-        lease = request.meta.get(LEASE) if request is not None else None
-        if lease is not None:
-            self.queue.ack(lease)
+        self._return_lease(request.meta.get(LEASE) if request is not None else None)
 
     def request_dropped(self, request: Request, **_: Any) -> None:
-        lease = request.meta.pop(LEASE, None)
-        if lease is not None:
+        self._return_lease(request.meta.pop(LEASE, None))
+
+    def _return_lease(self, lease: bytes | str | None) -> None:
+        if lease is None or self.redis_gone:
+            return
+        try:
             self.queue.ack(lease)
+        except RedisError as exc:  # left in this worker's leases: dropped when it is idle
+            self._redis_failed(exc)
 
     def spider_idle(self, **_: Any) -> None:
         # Nothing is in flight here; wait while another worker may still queue requests.
-        self.queue.forget_own_leases()
-        self.queue.reap()
-        if len(self.queue) or self.queue.others_busy():
+        if self.redis_gone:
+            return
+        try:
+            self.queue.forget_own_leases()
+            self.queue.reap()
+            busy = bool(self.unsent) or len(self.queue) > 0 or self.queue.others_busy()
+        except RedisError as exc:
+            self._redis_failed(exc)
+            busy = not self.redis_gone
+        if busy:
             raise DontCloseSpider
 
 
@@ -475,12 +583,14 @@ def redis_url_for_display(url: str) -> str:
 
 
 def redis_server(settings: BaseSettings) -> Redis:
-    """Connect to the shared crawl's Redis, or raise SharedCrawlError with one line."""
-    from redis.exceptions import RedisError
+    """Connect to the shared crawl's Redis, or raise SharedCrawlError with one line at once
+    (no retries: an unreachable Redis at the start is a mistake to report, not to wait out)."""
     from scrapy_redis import connection
 
+    at_once = settings.copy()
+    at_once.set("REDIS_PARAMS", {**settings.getdict("REDIS_PARAMS"), **redis_retries(0)})
     try:
-        server: Redis = connection.from_settings(settings)
+        server: Redis = connection.from_settings(at_once)
         server.ping()
     except RedisError as exc:
         raise SharedCrawlError(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Self
 
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
+from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import OperationalError
 
 from crawler.exceptions import NotAnArticle, StorageUnavailable
@@ -293,7 +294,7 @@ class StoragePipeline:
         crawler = self.crawler
         if crawler is None or not crawler.crawling or crawler.spider is None:
             return  # not in a running crawl (a test, a script): the caller sees the drop
-        crawler.engine.close_spider(crawler.spider, reason=reason[:100])
+        deferred_from_coro(crawler.engine.close_spider_async(reason=reason[:100]))
 
     def store_batch(self, items: list[ArchivePageItem]) -> list[str | None]:
         """Store the pages in one transaction; return each one's article outcome (new,

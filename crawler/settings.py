@@ -56,11 +56,14 @@ ARCHIVE_LEASE_OWNER = ""
 # real clock. For tests and replays.
 ARCHIVE_NOW = ""
 # A crawl shared by several processes (crawler.distributed): the Redis of the shared frontier,
-# the shared crawl's name, how long a silent worker keeps its requests, this worker's name.
+# the shared crawl's name, how long a silent worker keeps its requests, this worker's name;
+# how often a Redis command is tried again, and how long a worker waits for Redis past that.
 ARCHIVE_REDIS_URL = ""
 ARCHIVE_SHARED_CRAWL = "news"
 ARCHIVE_REDIS_LEASE_SECONDS = 60.0
 ARCHIVE_WORKER_NAME = ""
+ARCHIVE_REDIS_RETRIES = 10
+ARCHIVE_REDIS_OUTAGE_SECONDS = 300.0
 
 for _name in [name for name in list(globals()) if name.startswith("ARCHIVE_")]:
     _value = os.environ.get("NEWSARCHIVE_" + _name.removeprefix("ARCHIVE_"))

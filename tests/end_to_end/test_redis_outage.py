@@ -1,0 +1,173 @@
+"""A shared crawl's Redis goes away mid-crawl (catalog F12), on a Redis server of the test's
+own (a real redis-server on a free loopback port, append-only file on): a restart costs a
+wait, not the crawl; a Redis that does not come back stops the worker in bounded time with
+one line, and the next worker finishes the crawl without losing or repeating an article."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from tests.support.commands import LOCAL_SITE_OPTIONS, TIMEOUT_SECONDS, newsarchive
+from tests.support.news_farm import serve_news_farm
+
+pytestmark = pytest.mark.end_to_end
+
+ARTICLES = 60
+
+
+class RedisServer:
+    """A redis-server process of this test, stopped and started again on the same port and
+    the same append-only file (a restart keeps the frontier, as a production Redis does)."""
+
+    def __init__(self, folder: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.folder = folder
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        process = self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.folder), "--appendonly", "yes", "--save", ""],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert process.stdout is not None
+        for line in process.stdout:  # its log, until it accepts connections
+            if "Ready to accept connections" in line:
+                break
+        else:
+            raise AssertionError("redis-server did not start")
+        self.drain = threading.Thread(target=process.stdout.read, daemon=True)
+        self.drain.start()  # the rest of its log
+        client = Redis.from_url(self.url)
+        assert client.ping()
+        client.close()
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.terminate()  # SIGTERM: the append-only file is flushed
+        self.process.wait(timeout=60)
+        self.drain.join(timeout=60)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        message = "redis-server is not installed"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    if server.process is not None and server.process.poll() is None:
+        server.stop()
+
+
+class Worker:
+    """A crawl worker whose log is read as it comes (a full pipe would stall it)."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.seen = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self.seen:
+                self.lines.append(line)
+                self.seen.notify_all()
+
+    def wait_for_line(self, text: str) -> bool:
+        with self.seen:
+            return self.seen.wait_for(
+                lambda: any(text in line for line in self.lines), TIMEOUT_SECONDS
+            )
+
+    def finish(self) -> tuple[int, str]:
+        code = self.process.wait(timeout=TIMEOUT_SECONDS)
+        self.reader.join(timeout=60)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+        return code, "".join(self.lines)
+
+
+def start_worker(base_url: str, database_url: str, redis_url: str, *extra: str) -> Worker:
+    return Worker([
+        sys.executable, "-m", "crawler", "crawl", f"{base_url}/", "--db", database_url,
+        "--no-progress", "--redis", redis_url, "--shared-crawl", "outage", *LOCAL_SITE_OPTIONS,
+        "-s", "ARCHIVE_REDIS_LEASE_SECONDS=2", "-s", "ARCHIVE_REDIS_RETRIES=1", *extra,
+    ])  # fmt: skip
+
+
+def archived_urls(database_url: str) -> list[str]:
+    lines = newsarchive("export", "--db", database_url).stdout.splitlines()
+    return [json.loads(line)["url"] for line in lines]
+
+
+def test_a_redis_restart_mid_crawl_costs_a_wait_not_the_crawl(redis_server, tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_news_farm(ARTICLES) as site:
+        site.hold_articles_after = 20  # the worker is mid-crawl, requests in flight
+        worker = start_worker(site.farm.base_url, database_url, redis_server.url)
+        try:
+            assert site.wait_for_article_requests(24), "the worker never got going"
+            redis_server.stop()
+            # Past the client's retries: the worker notices, and waits.
+            assert worker.wait_for_line("Redis does not answer")
+            redis_server.start()
+        finally:
+            site.hold_articles_after = None
+            site.release.set()
+        code, log = worker.finish()
+    assert code == 0, log[-3000:]
+    assert "Redis answers again" in log
+    assert "Traceback" not in log
+    urls = archived_urls(database_url)
+    assert sorted(urls) == sorted(set(urls))  # each article once...
+    assert len(urls) == ARTICLES  # ...and every one
+
+
+def test_a_redis_that_stays_away_stops_the_worker_and_the_next_one_finishes(redis_server, tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_news_farm(ARTICLES) as site:
+        site.hold_articles_after = 20
+        first = start_worker(site.farm.base_url, database_url, redis_server.url,
+                             "-s", "ARCHIVE_REDIS_OUTAGE_SECONDS=3")  # fmt: skip
+        try:
+            assert site.wait_for_article_requests(24), "the worker never got going"
+            redis_server.stop()
+            assert first.wait_for_line("Redis has not answered for 3 s: this worker stops")
+        finally:
+            site.hold_articles_after = None
+            site.release.set()
+        code, log = first.finish()
+        assert code == 1
+        assert log.rstrip().splitlines()[-1].endswith("ended early: redis_unreachable")
+        assert "Traceback" not in log
+
+        redis_server.start()  # back, with the frontier and the first worker's leases
+        second = start_worker(site.farm.base_url, database_url, redis_server.url)
+        code, log = second.finish()
+        assert code == 0, log[-3000:]
+    urls = archived_urls(database_url)
+    assert sorted(urls) == sorted(set(urls))
+    assert len(urls) == ARTICLES
