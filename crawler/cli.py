@@ -81,6 +81,15 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 
+# A crawl stopped by SIGTERM or Ctrl-C (catalog F03) is no failure: its run is recorded as
+# interrupted and the next run carries on; the command exits 0 after saying so.
+STOPPED = "crawl {} stopped on request: what it fetched is archived, the next run carries on"
+
+
+def stopped_on_request(run: CrawlRun) -> bool:
+    return run.finish_reason == "shutdown"
+
+
 class CliError(click.ClickException):
     """An error the user can fix: printed as one line, exit status 1."""
 
@@ -304,7 +313,9 @@ def crawl_sources(
                 continue
             err.print(f"{name}: ", end="")
             print_run(run)
-            failed = failed or run.status != "finished"
+            if stopped_on_request(run):
+                err.print(STOPPED.format(run.id))
+            failed = failed or (run.status != "finished" and not stopped_on_request(run))
     if failed:
         sys.exit(1)
     if refused:
@@ -336,7 +347,9 @@ def crawl_into_archive(
         for row in run_health(session, run.id):
             for warning in row.warnings:
                 err.print(f"warning: {row.site.host}: {warning}; has the site changed its layout?")
-        if run.status != "finished":
+        if stopped_on_request(run):
+            err.print(STOPPED.format(run.id))
+        elif run.status != "finished":
             message = f"crawl {run.id} ended early: {run.finish_reason}"
             if (run.finish_reason or "").startswith("disk full"):
                 raise DiskFull(message)

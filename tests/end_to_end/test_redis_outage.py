@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from tests.support.commands import LOCAL_SITE_OPTIONS, TIMEOUT_SECONDS, newsarchive
+from tests.support.commands import Crawl, newsarchive
 from tests.support.news_farm import serve_news_farm
 
 pytestmark = pytest.mark.end_to_end
@@ -79,43 +78,10 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-class Worker:
-    """A crawl worker whose log is read as it comes (a full pipe would stall it)."""
-
-    def __init__(self, command: list[str]) -> None:
-        self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self.seen = threading.Condition()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            with self.seen:
-                self.lines.append(line)
-                self.seen.notify_all()
-
-    def wait_for_line(self, text: str) -> bool:
-        with self.seen:
-            return self.seen.wait_for(
-                lambda: any(text in line for line in self.lines), TIMEOUT_SECONDS
-            )
-
-    def finish(self) -> tuple[int, str]:
-        code = self.process.wait(timeout=TIMEOUT_SECONDS)
-        self.reader.join(timeout=60)
-        assert self.process.stderr is not None
-        self.process.stderr.close()
-        return code, "".join(self.lines)
-
-
-def start_worker(base_url: str, database_url: str, redis_url: str, *extra: str) -> Worker:
-    return Worker([
-        sys.executable, "-m", "crawler", "crawl", f"{base_url}/", "--db", database_url,
-        "--no-progress", "--redis", redis_url, "--shared-crawl", "outage", *LOCAL_SITE_OPTIONS,
-        "-s", "ARCHIVE_REDIS_LEASE_SECONDS=2", "-s", "ARCHIVE_REDIS_RETRIES=1", *extra,
-    ])  # fmt: skip
+def start_worker(base_url: str, database_url: str, redis_url: str, *extra: str) -> Crawl:
+    return Crawl(base_url, database_url, "--redis", redis_url, "--shared-crawl", "outage",
+                 "-s", "ARCHIVE_REDIS_LEASE_SECONDS=2", "-s", "ARCHIVE_REDIS_RETRIES=1",
+                 *extra)  # fmt: skip
 
 
 def archived_urls(database_url: str) -> list[str]:
@@ -137,7 +103,7 @@ def test_a_redis_restart_mid_crawl_costs_a_wait_not_the_crawl(redis_server, tmp_
         finally:
             site.hold_articles_after = None
             site.release.set()
-        code, log = worker.finish()
+            code, log = worker.finish()
     assert code == 0, log[-3000:]
     assert "Redis answers again" in log
     assert "Traceback" not in log
@@ -159,7 +125,7 @@ def test_a_redis_that_stays_away_stops_the_worker_and_the_next_one_finishes(redi
         finally:
             site.hold_articles_after = None
             site.release.set()
-        code, log = first.finish()
+            code, log = first.finish()
         assert code == 1
         assert log.rstrip().splitlines()[-1].endswith("ended early: redis_unreachable")
         assert "Traceback" not in log

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from storage.database import make_engine, make_session_factory, session_scope
 from storage.models import Fetch
 from storage.scheduling import acquire_lease
-from tests.support.commands import newsarchive
+from tests.support.commands import Crawl, crawl_local_site, newsarchive
+from tests.support.news_farm import serve_news_farm
 from tests.support.site_server import ARTICLES
 
 pytestmark = pytest.mark.end_to_end
@@ -220,3 +221,35 @@ def test_a_page_that_failed_is_asked_for_again_by_the_next_run(tmp_path):
     assert flaky in articles_asked
     assert not articles_asked & {f"/news/{a.slug}.html" for a in ARTICLES if a is not ARTICLES[3]}
     assert len(exported(database_url)) == len(ARTICLES)
+
+
+def test_a_crawl_stopped_with_sigterm_ends_cleanly_and_the_next_run_carries_on(tmp_path):
+    """F03: the crawl stops fetching, archives what it fetched, says so in one line and exits
+    0 (it used to exit 1, as if it had failed); the next run archives the rest, nothing twice."""
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_news_farm(60) as site:
+        site.hold_articles_after = 20  # the crawl is mid-way, pages in flight
+        first = Crawl(site.farm.base_url, database_url, "-s", "LOG_LEVEL=INFO")
+        try:
+            assert site.wait_for_article_requests(24), "the crawl never got going"
+            first.process.send_signal(signal.SIGTERM)
+            assert first.wait_for_line("Received SIGTERM, shutting down gracefully")
+        finally:
+            site.hold_articles_after = None
+            site.release.set()
+            code, log = first.finish()
+        assert code == 0, log[-3000:]
+        assert log.rstrip().splitlines()[-1] == (
+            "crawl 1 stopped on request: what it fetched is archived, the next run carries on"
+        )
+        runs = json.loads(newsarchive("runs", "--db", database_url, "--format", "json").stdout)
+        assert [(run["status"], run["finish_reason"]) for run in runs] == [
+            ("interrupted", "shutdown")
+        ]
+        archived_first = len(newsarchive("export", "--db", database_url).stdout.splitlines())
+        assert 0 < archived_first < 60
+
+        crawl_local_site(site.farm.base_url, database_url)
+    urls = [json.loads(line)["url"] for line in
+            newsarchive("export", "--db", database_url).stdout.splitlines()]  # fmt: skip
+    assert len(urls) == len(set(urls)) == 60
