@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from storage.database import make_engine, make_session_factory
-from tests.support.databases import PostgreSQLTemplate, SQLiteTemplate, postgresql_admin_url
+from tests.support.databases import (
+    PostgreSQLTemplate,
+    SQLiteTemplate,
+    empty_postgresql_database,
+    postgresql_admin_url,
+)
 from tests.support.site_server import serve_demo_site
 
 
@@ -46,6 +51,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     template: PostgreSQLTemplate = request.getfixturevalue("postgresql_template")
     with template.clone() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an archive that does not exist yet: an SQLite file, or an empty database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    with empty_postgresql_database(postgresql_admin_url()) as url:
         yield url
 
 

@@ -24,7 +24,6 @@ from tests.support.commands import (
     crawl_local_site,
     newsarchive,
 )
-from tests.support.databases import empty_postgresql_database, postgresql_admin_url
 from tests.support.news_farm import serve_news_farm
 from tests.support.site_server import ARTICLES
 
@@ -181,28 +180,18 @@ def test_a_full_disk_stops_the_crawl_clearly_and_the_next_run_resumes(news_site_
     assert report["export-files"] == "0"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def new_archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an archive that does not exist yet: an SQLite file, or an empty database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'archive.db'}"
-        return
-    with empty_postgresql_database(postgresql_admin_url()) as url:
-        yield url
-
-
-def test_crawls_started_at_once_on_a_new_archive_all_archive_their_sites(new_archive):
+def test_crawls_started_at_once_on_a_empty_database_url_all_archive_their_sites(empty_database_url):
     """F07: four crawls of four sites into one archive that none has created yet. They created
     it at the same time: on SQLite one of them stopped with "database is locked" and its site
     was not archived."""
     with contextlib.ExitStack() as stack:
         sites = [stack.enter_context(serve_news_farm(15, seed=seed)) for seed in range(4)]
-        crawls = [Crawl(site.farm.base_url, new_archive,
+        crawls = [Crawl(site.farm.base_url, empty_database_url,
                         "-s", "ARCHIVE_EXTRACTION_PROCESSES=1") for site in sites]  # fmt: skip
         results = [crawl.finish() for crawl in crawls]
     assert [code for code, _ in results] == [0, 0, 0, 0], [log[-500:] for _, log in results]
     urls = [json.loads(line)["url"] for line in
-            newsarchive("export", "--db", new_archive).stdout.splitlines()]  # fmt: skip
+            newsarchive("export", "--db", empty_database_url).stdout.splitlines()]  # fmt: skip
     assert len(urls) == len(set(urls)) == 60
     assert {urlsplit(url).netloc for url in urls} == {
         urlsplit(site.farm.base_url).netloc for site in sites

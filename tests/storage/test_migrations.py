@@ -1,23 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import inspect
 
 from storage.database import make_engine
 from storage.migrate import check, current_revision, downgrade, head_revision, main, upgrade
-from tests.support.databases import empty_postgresql_database, postgresql_admin_url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    with empty_postgresql_database(postgresql_admin_url()) as url:
-        yield url
 
 
 def table_names(url: str) -> set[str]:
