@@ -364,6 +364,7 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
         self.queue.reap()
         self.unsent: list[Request] = []  # requests found while Redis was away
         self.outage_since: float | None = None
+        self.redis_gone = False  # past ARCHIVE_REDIS_OUTAGE_SECONDS: Redis is not asked again
         self.outage_limit = self.crawler.settings.getfloat(
             "ARCHIVE_REDIS_OUTAGE_SECONDS", DEFAULT_REDIS_OUTAGE_SECONDS
         )
@@ -390,8 +391,6 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
             logger.warning("Redis answers again after %.0f s", time.monotonic() - self.outage_since)
             self.outage_since = None
 
-    redis_gone = False
-
     def _beat(self) -> None:
         try:
             self.queue.heartbeat()
@@ -402,9 +401,18 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
     def close(self, reason: str) -> None:
         if self.beat.running:
             self.beat.stop()
+        if not self._left(reason):
+            logger.error("this worker's requests in flight go back to the shared frontier once "
+                         "its heartbeat expires; %d it found are not queued (the next crawl "
+                         "finds them again)", len(self.unsent))  # fmt: skip
+        super().close(reason)
+
+    def _left(self, reason: str) -> bool:
+        """Return this worker's leases; the last worker of a crawl that ran dry clears it.
+        False when Redis could not be told."""
+        if self.redis_gone:
+            return False
         try:
-            if self.redis_gone:
-                raise RedisError("gone")  # not asked again
             returned = self.queue.release()
             if returned:
                 logger.info("returned %d requests to the shared frontier", returned)
@@ -412,10 +420,8 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
                 # The crawl ran dry and this was its last worker: the next one starts afresh.
                 self.flush()
         except RedisError:
-            logger.error("this worker's requests in flight go back to the shared frontier once "
-                         "its heartbeat expires; %d it found are not queued (the next crawl "
-                         "finds them again)", len(self.unsent))  # fmt: skip
-        super().close(reason)
+            return False
+        return True
 
     def has_pending_requests(self) -> bool:
         if self.redis_gone:
