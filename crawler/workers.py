@@ -45,6 +45,9 @@ DEFAULT_ANALYSIS_TIMEOUT = 60.0
 # the archive's writer and the database server answer first, and the workers take what is left.
 WORKER_NICENESS = 10
 TIMED_OUT = "extraction timed out"
+# A worker's alarm takes effect between Python steps: one lxml call over a page of tens of
+# megabytes (a parse, an XPath) can outlast it by seconds, and is no reason to stop the workers.
+BACKSTOP_GRACE = 30.0
 
 
 class PageTimeout(BaseException):
@@ -145,9 +148,10 @@ class AnalysisPool:
 
     def backstop(self, ahead: int) -> float:
         """Seconds the crawl process waits for a page handed to the workers behind `ahead`
-        others: a timeout for each round of pages before it and its own, and one more. Only a
-        worker stuck where its alarm cannot reach runs into it."""
-        return self.timeout * (math.ceil((ahead + 1) / self.processes) + 1)
+        others: a timeout for each round of pages before it and its own, one more, and
+        BACKSTOP_GRACE for a library call the alarm has to wait out. Only a worker stuck where
+        its alarm cannot reach runs into it."""
+        return self.timeout * (math.ceil((ahead + 1) / self.processes) + 1) + BACKSTOP_GRACE
 
     async def analyze(self, request: AnalysisRequest) -> PageAnalysis:
         """Analyse the page in a worker; never raises for the page's sake."""

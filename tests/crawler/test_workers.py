@@ -119,8 +119,8 @@ def test_a_page_whose_analysis_raises_is_kept_with_the_reason(pool, caplog):
 
 def test_the_crawl_waits_longer_for_pages_behind_others():
     workers = AnalysisPool(processes=2, timeout=60)
-    # Its own minute and one more; then a minute for every round of pages before it.
-    assert [workers.backstop(ahead) for ahead in (0, 1, 2, 3, 4)] == [120, 120, 180, 180, 240]
+    # Its own minute, one more and half a minute of grace; then a minute a round of pages before.
+    assert [workers.backstop(ahead) for ahead in (0, 1, 2, 3, 4)] == [150, 150, 210, 210, 270]
 
 
 def test_pages_in_flight_when_the_workers_are_stopped_are_analysed_by_new_ones(pool):
