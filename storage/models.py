@@ -209,6 +209,9 @@ class SiteBlock(Base):
             sqlite_where=text("is_boilerplate = 1"),
             postgresql_where=text("is_boilerplate"),
         ),
+        # Relearning (every few articles) reads the blocks now frequent enough to be
+        # boilerplate: a range of this index, not a scan of the site's blocks.
+        Index("ix_site_blocks_page_count", "site_id", "page_count"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)

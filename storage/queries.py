@@ -146,22 +146,38 @@ _BOILERPLATE = select(_SITE_BLOCKS.c.block_hash).where(
     _SITE_BLOCKS.c.site_id == bindparam("site_id"),
     _SITE_BLOCKS.c.is_boilerplate == True,  # noqa: E712
 )
+_BOILERPLATE_COUNTS = select(_SITE_BLOCKS.c.id, _SITE_BLOCKS.c.page_count).where(
+    _SITE_BLOCKS.c.site_id == bindparam("site_id"),
+    _SITE_BLOCKS.c.is_boilerplate == True,  # noqa: E712
+)
+_NOW_FREQUENT = select(_SITE_BLOCKS.c.id).where(
+    _SITE_BLOCKS.c.site_id == bindparam("site_id"),
+    _SITE_BLOCKS.c.page_count >= bindparam("threshold"),
+    _SITE_BLOCKS.c.is_boilerplate == False,  # noqa: E712
+)
 
 
 def blocks_to_flip(session: Session, site_id: int, threshold: int) -> list[SiteBlock]:
-    """Return the site's blocks whose boilerplate flag disagrees with `threshold` pages."""
-    is_frequent = SiteBlock.page_count >= threshold
-    return list(
-        session.scalars(
+    """Return the site's blocks whose boilerplate flag disagrees with `threshold` pages.
+
+    Read from two indexes, the blocks now frequent (ix_site_blocks_page_count) and the
+    boilerplate ones (ix_site_blocks_boilerplate: a few), never by a scan of all the site's
+    blocks: a site has one for each distinct paragraph of its articles, and this runs every
+    few articles of a crawl.
+    """
+    connection = session.connection()
+    now_frequent = connection.execute(_NOW_FREQUENT, {"site_id": site_id, "threshold": threshold})
+    boilerplate = connection.execute(_BOILERPLATE_COUNTS, {"site_id": site_id})
+    ids = sorted([*now_frequent.scalars(), *(id for id, count in boilerplate if count < threshold)])
+    return [
+        block
+        for start in range(0, len(ids), STREAM_CHUNK)
+        for block in session.scalars(
             select(SiteBlock)
-            .where(SiteBlock.site_id == site_id)
-            .where(
-                (is_frequent & SiteBlock.is_boilerplate.is_(False))
-                | (~is_frequent & SiteBlock.is_boilerplate.is_(True))
-            )
+            .where(SiteBlock.id.in_(ids[start : start + STREAM_CHUNK]))
             .order_by(SiteBlock.id)
         )
-    )
+    ]
 
 
 # Articles are read this many at a time where a whole site's may be read: memory stays the

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from crawler.learning import (
     LearningSettings,
@@ -200,6 +201,45 @@ def test_learning_is_independent_of_page_order(tmp_path, sqlite_template):
         engine.dispose()
     assert results[0] == results[1] == results[2]
     assert all(NOTICE_EN not in body for body in results[0].values())
+
+
+def test_relearning_never_reads_all_of_a_sites_blocks(tmp_path, sqlite_template):
+    """A site has a block for each distinct paragraph of its articles and a crawl relearns it
+    every few articles: each read of its blocks must be an index lookup of those that may
+    change (a pass over all of them made a crawl's cost grow with the square of its size)."""
+    from storage.database import make_engine, make_session_factory
+
+    engine = make_engine(sqlite_template.clone(tmp_path), immediate_transactions=True)
+    factory = make_session_factory(engine)
+    for index in range(3):
+        store(factory, index, story(index, (1, NOTICE_EN)))
+    relearn(factory)  # the notice becomes boilerplate: both kinds of block exist
+    statements: list[tuple[str, Any]] = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    for index in range(3, 40):  # the notice falls below the threshold again
+        store(factory, index, story(index))
+    statements.clear()
+    assert relearn(factory) == 3  # the first 3 articles get the notice back
+    event.remove(engine, "before_cursor_execute", record)
+    with engine.connect() as connection:
+        plans = [
+            row[-1]
+            for statement, parameters in statements
+            if statement.lstrip().upper().startswith("SELECT") and "site_blocks" in statement
+            for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            if "site_blocks" in row[-1]
+        ]
+    engine.dispose()
+    assert plans
+    for plan in plans:
+        assert not plan.startswith("SCAN site_blocks"), plan
+        assert "sqlite_autoindex_site_blocks_1 (site_id=?)" not in plan, plan
+        assert not plan.endswith("ix_site_blocks_page_count (site_id=?)"), plan
+        assert "page_count<?" not in plan, plan  # the blocks below the threshold: nearly all
 
 
 def test_recrawl_counts_nothing_twice(sessions):
