@@ -8,10 +8,14 @@ separate process on 127.0.0.1, with every page rendered before the clock starts,
 - newsarchive: `newsarchive crawl` of the whole site into a new SQLite archive (and into
   PostgreSQL with --postgresql): wall time, pages per second, CPU seconds per page (the crawl
   process and its worker processes), peak RSS; and, every `--checkpoints` archived articles,
-  the resident memory of the crawl process and of its workers, to show whether memory grows
-  with the crawl;
+  the resident memory of the crawl process and of its workers and the rate since the last
+  checkpoint, to show whether memory grows or speed falls as the archive grows;
 - baseline (a): plain trafilatura extracting the same article pages in a loop on one core;
-- baseline (b): a bare Scrapy spider fetching the same pages and doing nothing with them.
+- baseline (b): a bare Scrapy spider fetching the same pages and doing nothing with them;
+- ceilings (c) and (d): a Scrapy spider handing each page to a pool of one process per core
+  that extracts it with plain trafilatura (c), or with the trafilatura pass the crawl runs
+  (precision, fast: d), storing nothing: what a crawl on this machine could reach with
+  trafilatura, before parsing once, metadata, notices, dates and the archive.
 
 Figures go to stdout as a table, with the machine's name, core count and the ratios.
 """
@@ -57,8 +61,8 @@ class Run:
     wall: float
     cpu: float
     peak_rss_mb: float
-    # (articles archived, (RSS of the crawl process, RSS of its workers) in MB)
-    checkpoints: list[tuple[int, tuple[float, float]]] = field(default_factory=list)
+    # (articles archived, seconds since the start, (RSS of the crawl process, of its workers) MB)
+    checkpoints: list[tuple[int, float, tuple[float, float]]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -157,7 +161,8 @@ def measure(
                     break
                 archived = count()
                 if archived >= next_checkpoint:
-                    run.checkpoints.append((archived, crawl_memory_mb(child.pid)))
+                    elapsed = time.perf_counter() - started
+                    run.checkpoints.append((archived, elapsed, crawl_memory_mb(child.pid)))
                     next_checkpoint = (archived // every + 1) * every
                 time.sleep(0.25)
             else:
@@ -241,6 +246,38 @@ process.crawl(Bare)
 process.start()
 """
 
+# The bare spider, each page extracted in a pool of one process per core (argv[2]: "plain" for
+# trafilatura's defaults, "crawl" for the pass crawler.extraction runs first).
+SCRAPY_TRAFILATURA = """
+import asyncio, os, sys
+from concurrent.futures import ProcessPoolExecutor
+import trafilatura
+from scrapy import Spider, Request
+from scrapy.crawler import CrawlerProcess
+
+urls = open(sys.argv[1]).read().split()
+OPTIONS = {"plain": {}, "crawl": {"favor_precision": True, "fast": True}}[sys.argv[2]]
+
+def extract(body):
+    return len(trafilatura.extract(body.decode(), include_comments=False, **OPTIONS) or "")
+
+class Extracting(Spider):
+    name = "extracting"
+    pool = ProcessPoolExecutor(os.cpu_count())
+    async def start(self):
+        for url in urls:
+            yield Request(url, callback=self.parse)
+    async def parse(self, response):
+        await asyncio.wrap_future(self.pool.submit(extract, response.body))
+
+process = CrawlerProcess({"LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": 16,
+                          "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "ROBOTSTXT_OBEY": False,
+                          "TELNETCONSOLE_ENABLED": False})
+process.crawl(Extracting)
+process.start()
+Extracting.pool.shutdown()
+"""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -279,8 +316,13 @@ def main() -> None:
         )  # fmt: skip
         trafilatura_rate = len(sample) / float(loop.stdout.strip())
 
-        runs.append(measure("bare Scrapy fetch", len(article_urls),
+        runs.append(measure("(b) bare Scrapy fetch", len(article_urls),
                             [sys.executable, "-c", BARE_SCRAPY, str(url_file)]))  # fmt: skip
+        ceilings = [("(c) Scrapy + plain trafilatura, all cores", "plain"),
+                    ("(d) Scrapy + the crawl's trafilatura pass", "crawl")]  # fmt: skip
+        for name, options in ceilings:
+            command = [sys.executable, "-c", SCRAPY_TRAFILATURA, str(url_file), options]
+            runs.append(measure(name, len(article_urls), command))
 
         databases = [("SQLite", f"sqlite:///{folder}/archive.db")]
         if args.postgresql:
@@ -308,12 +350,17 @@ def main() -> None:
         print(f"{run.name:44} {run.pages:6d} {run.wall:8.1f} {run.rate:8.1f} "
               f"{1000 * run.cpu / run.pages:12.1f} {run.peak_rss_mb:12.0f} "
               f"{run.rate / trafilatura_rate:14.2f}")  # fmt: skip
-    bare = runs[0]
-    for run in runs[1:]:
-        print(f"{run.name}: {bare.rate / run.rate:.1f}x slower than the bare Scrapy fetch")
-        for archived, (own, workers) in run.checkpoints:
+    bare, ceiling = runs[0], runs[2]
+    for run in runs[3:]:
+        print(f"{run.name}: {bare.rate / run.rate:.1f}x slower than the bare Scrapy fetch, "
+              f"{ceiling.rate / run.rate:.1f}x slower than (d)")  # fmt: skip
+        before = (0, 0.0)
+        for archived, elapsed, (own, workers) in run.checkpoints:
+            rate = (archived - before[0]) / (elapsed - before[1])
+            before = (archived, elapsed)
             print(f"  at {archived:6d} articles: crawl process {own:6.0f} MB RSS, "
-                  f"worker processes {workers:6.0f} MB")  # fmt: skip
+                  f"worker processes {workers:6.0f} MB; {rate:6.1f} articles/s "
+                  f"since the last line")  # fmt: skip
 
 
 if __name__ == "__main__":
