@@ -99,7 +99,7 @@ def time_baseline(database_url: str, items: list[ArchivePageItem]) -> float:
                 {"site_id": site_id, "url": fetch.url, "final_url": fetch.final_url,
                  "status": fetch.status, "fetched_at": fetch.fetched_at,
                  "page_kind": fetch.page_kind, "body_size": fetch.stored_body.size,
-                 "body_zlib": fetch.stored_body.zlib},
+                 "body_zstd": fetch.stored_body.zstd},
             ).scalar_one()  # fmt: skip
             connection.execute(
                 insert(Article),

@@ -90,7 +90,7 @@ class CrawlRun(Base):
 
 
 class Fetch(Base):
-    """One HTTP response, kept with its raw body (zlib-compressed) for later re-extraction."""
+    """One HTTP response, kept with its raw body (compressed) for later re-extraction."""
 
     __tablename__ = "fetches"
     __table_args__ = (Index("ix_fetches_url", "url"),)
@@ -109,6 +109,10 @@ class Fetch(Base):
     encoding: Mapped[str | None] = mapped_column(String(40))
     body_size: Mapped[int] = mapped_column(default=0)
     body_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The raw body: a Zstandard frame (storage.records.StoredBody); fetches archived before
+    # migration 0012 have it zlib-compressed in body_zlib instead. storage.writes.fetch_body
+    # reads either.
+    body_zstd: Mapped[bytes | None] = mapped_column(LargeBinary)
     body_zlib: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 

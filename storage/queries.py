@@ -224,12 +224,12 @@ def latest_fetch(session: Session, article: Article) -> Fetch | None:
     """Return the stored response an article was last extracted from, with its body."""
     if article.fetch_id is not None:
         fetch = session.get(Fetch, article.fetch_id)
-        if fetch is not None and fetch.body_zlib is not None:
+        if fetch is not None and (fetch.body_zstd is not None or fetch.body_zlib is not None):
             return fetch
     return session.scalars(
         select(Fetch)
         .where((Fetch.final_url == article.url) | (Fetch.url == article.url))
-        .where(Fetch.body_zlib.is_not(None), Fetch.status < 400)
+        .where(Fetch.body_zstd.is_not(None) | Fetch.body_zlib.is_not(None), Fetch.status < 400)
         .order_by(Fetch.fetched_at.desc(), Fetch.id.desc())
         .limit(1)
     ).first()

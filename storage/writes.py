@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
+import zstandard
 from sqlalchemy import Table, bindparam, case, delete, func, select, update
 from sqlalchemy import insert as insert_into
 from sqlalchemy.dialects import postgresql, sqlite
@@ -139,7 +140,7 @@ def record_fetch(session: Session, record: FetchRecord, *, site_id: int, run_id:
         "encoding": record.encoding,
         "body_size": stored.size if stored else 0,
         "body_sha256": stored.sha256 if stored else None,
-        "body_zlib": stored.zlib if stored else None,
+        "body_zstd": stored.zstd if stored else None,
     }
     return int(_run(session, _FETCH_INSERT, values).scalar_one())
 
@@ -148,7 +149,10 @@ _FETCH_INSERT = insert_into(_table(Fetch)).returning(_table(Fetch).c.id)
 
 
 def fetch_body(fetch: Fetch) -> bytes | None:
-    """Return the raw body of a stored fetch."""
+    """Return the raw body of a stored fetch (Zstandard, or zlib for those stored before
+    migration 0012)."""
+    if fetch.body_zstd is not None:
+        return zstandard.decompress(fetch.body_zstd)
     return zlib.decompress(fetch.body_zlib) if fetch.body_zlib is not None else None
 
 

@@ -70,3 +70,79 @@ def test_search_survives_every_downgrade_on_sqlite(tmp_path):
         engine.dispose()
         assert triggers == 3, f"full-text triggers lost at revision {revision}"
     upgrade(url)
+
+
+BODY = "<html><body><p>Le conseil municipal a voté le budget du port.</p></body></html>".encode()
+
+
+def stored_body(url: str, fetch_id: int) -> bytes | None:
+    from storage.database import make_session_factory, session_scope
+    from storage.models import Fetch
+    from storage.writes import fetch_body
+
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return fetch_body(session.get_one(Fetch, fetch_id))
+    finally:
+        engine.dispose()
+
+
+def test_bodies_archived_with_zlib_are_read_after_the_upgrade(empty_database_url):
+    """Revision 0012 stores new raw bodies as Zstandard frames; an archive's older bodies stay
+    as zlib and must still be there for re-extraction."""
+    import zlib
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from storage.database import make_session_factory, session_scope
+    from storage.writes import upsert_site
+
+    upgrade(empty_database_url, "0011")
+    engine = make_engine(empty_database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        site_id = upsert_site(session, "news.example", seen_at=datetime(2026, 1, 5, tzinfo=UTC))
+        fetch_id = session.execute(
+            text(
+                "INSERT INTO fetches (site_id, url, final_url, status, fetched_at, page_kind,"
+                " body_size, body_zlib) VALUES (:site, 'https://news.example/a',"
+                " 'https://news.example/a', 200, :at, 'article', :size, :body) RETURNING id"
+            ),
+            {"site": site_id, "at": datetime(2026, 1, 5, tzinfo=UTC), "size": len(BODY),
+             "body": zlib.compress(BODY)},
+        ).scalar_one()  # fmt: skip
+    engine.dispose()
+    upgrade(empty_database_url)
+    assert stored_body(empty_database_url, fetch_id) == BODY
+
+
+def test_downgrade_below_zstandard_keeps_every_body(empty_database_url):
+    import zlib
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from storage.database import make_session_factory, session_scope
+    from storage.records import FetchRecord
+    from storage.writes import record_fetch, upsert_site
+
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+    with session_scope(make_session_factory(engine)) as session:
+        site_id = upsert_site(session, "news.example", seen_at=at)
+        record = FetchRecord(url="https://news.example/a", final_url="https://news.example/a",
+                             status=200, fetched_at=at, body=BODY)  # fmt: skip
+        fetch_id = record_fetch(session, record, site_id=site_id, run_id=None)
+    engine.dispose()
+    downgrade(empty_database_url, "0011")
+    engine = make_engine(empty_database_url)
+    with engine.connect() as connection:
+        compressed = connection.execute(
+            text("SELECT body_zlib FROM fetches WHERE id = :id"), {"id": fetch_id}
+        ).scalar_one()
+    engine.dispose()
+    assert zlib.decompress(compressed) == BODY
+    upgrade(empty_database_url)
+    assert stored_body(empty_database_url, fetch_id) == BODY

@@ -106,7 +106,7 @@ def test_record_fetch_keeps_the_raw_body_compressed(sessions):
     with session_scope(sessions) as session:
         fetch = session.get_one(Fetch, fetch_id)
         assert fetch_body(fetch) == body
-        assert len(fetch.body_zlib or b"") < len(body) / 10
+        assert len(fetch.body_zstd or b"") < len(body) / 10
         assert fetch.body_size == len(body)
 
 
