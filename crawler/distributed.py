@@ -21,6 +21,12 @@ G7, F12, F14, F15, S12):
   rejected and dropped.
 - Redis may restart mid-crawl: its commands are tried again with backoff, then the worker waits
   (holding the links it finds) for up to `ARCHIVE_REDIS_OUTAGE_SECONDS` before it stops.
+- Redis may come back empty (restarted without persistence, F13): the frontier and the
+  seen-set are gone. The crawl's `started` key, set by its first worker, is gone with them; the
+  worker that finds it missing crawls again from the start URLs, with the links it had already
+  asked for forgotten. Listings are fetched again and lead to what was lost; the articles they
+  lead to that are archived already are not fetched again (crawler.middlewares'
+  SkipFreshArticlesMiddleware, `ARCHIVE_REVISIT`).
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ from scrapy.utils.request import request_from_dict
 from scrapy_redis.queue import Base as RedisQueue
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from twisted.internet.task import LoopingCall
+
+from crawler.items import DateCandidate
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -97,6 +105,8 @@ def _plain(value: object) -> object:
         return {"__bytes__": base64.b64encode(value).decode("ascii")}
     if isinstance(value, datetime):
         return {"__datetime__": value.isoformat()}
+    if isinstance(value, DateCandidate):  # the dates a feed or a sitemap lists for a page
+        return {"__date_candidate__": [value.source, value.value]}
     if value is None or isinstance(value, str | int | float | bool):
         return value
     raise TypeError(f"a shared crawl cannot store a {type(value).__name__} in a request")
@@ -110,6 +120,10 @@ def _untag(value: dict[str, Any]) -> object:
             return datetime.fromisoformat(value["__datetime__"])
         if "__pairs__" in value:
             return dict(value["__pairs__"])
+        if "__date_candidate__" in value:
+            source, text = value["__date_candidate__"]
+            if isinstance(source, str) and isinstance(text, str):
+                return DateCandidate(source=source, value=text)
     return value
 
 
@@ -360,6 +374,8 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
 
     def open(self, spider: Spider) -> None:
         super().open(spider)
+        self.started_key = started_key(self.queue.key)
+        self._mark_started()
         self.queue.heartbeat()
         self.queue.reap()
         self.unsent: list[Request] = []  # requests found while Redis was away
@@ -390,13 +406,42 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
         if self.outage_since is not None:
             logger.warning("Redis answers again after %.0f s", time.monotonic() - self.outage_since)
             self.outage_since = None
+            try:
+                self._check_frontier()
+            except RedisError as exc:
+                self._redis_failed(exc)
 
     def _beat(self) -> None:
         try:
             self.queue.heartbeat()
             self.queue.reap()
+            self._check_frontier()
         except RedisError as exc:  # the next beat tries again
             self._redis_failed(exc)
+
+    # Redis back without the crawl's keys (catalog F13: restarted without persistence).
+    def _mark_started(self) -> bool:
+        """Mark the shared crawl as started; True if it was not marked already."""
+        return bool(self.queue.server.set(self.started_key, worker_name(), nx=True))
+
+    def _check_frontier(self) -> bool:
+        """If Redis has lost the crawl's keys, crawl again from the start URLs; True if so.
+        Only one worker does it: the one whose mark is the new one."""
+        if not self._mark_started():
+            return False
+        logger.warning("the shared frontier is gone (Redis came back empty?): crawling again "
+                       "from the start URLs; archived articles are not fetched again")  # fmt: skip
+        self.stats.inc_value("archive/shared_frontier_rebuilt")
+        deferred_from_coro(self._crawl_from_the_start())
+        return True
+
+    async def _crawl_from_the_start(self) -> None:
+        forget = getattr(self.spider, "forget_followed_links", None)
+        if forget is not None:
+            forget()  # they were in the frontier that is gone
+        assert self.crawler.engine is not None  # noqa: S101 - a running crawl has one
+        async for request in self.spider.start():
+            self.crawler.engine.crawl(request)
 
     def close(self, reason: str) -> None:
         if self.beat.running:
@@ -494,7 +539,12 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
         try:
             self.queue.forget_own_leases()
             self.queue.reap()
-            busy = bool(self.unsent) or len(self.queue) > 0 or self.queue.others_busy()
+            busy = (
+                self._check_frontier()
+                or bool(self.unsent)
+                or len(self.queue) > 0
+                or self.queue.others_busy()
+            )
         except RedisError as exc:
             self._redis_failed(exc)
             busy = not self.redis_gone
@@ -528,10 +578,16 @@ class ItemsLastMiddleware:
         yield from held
 
 
+def started_key(queue_key: str) -> str:
+    """The key that says a shared crawl has started (its first worker sets it)."""
+    return f"{queue_key}:started"
+
+
 def frontier_keys(server: Redis, queue_key: str) -> list[Any]:
     """Every key of a shared frontier: its requests, workers, leases and heartbeats."""
     return [
         queue_key,
+        started_key(queue_key),
         f"{queue_key}:workers",
         *server.scan_iter(f"{queue_key}:leases:*"),
         *server.scan_iter(f"{queue_key}:alive:*"),

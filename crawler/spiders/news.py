@@ -141,6 +141,11 @@ class NewsSpider(Spider):
         spider.min_text_chars = settings.getint("ARCHIVE_MIN_TEXT_CHARS", DEFAULT_MIN_TEXT_CHARS)
         return spider
 
+    def forget_followed_links(self) -> None:
+        """Forget which page links this crawl asked for: a shared crawl whose frontier was lost
+        asks for them again as it finds them (crawler.distributed)."""
+        self.followed.clear()
+
     async def start(self) -> AsyncIterator[Request]:
         sites_with_robots: set[str] = set()
         for url in self.start_urls:
@@ -346,7 +351,7 @@ class NewsSpider(Spider):
             body=response.body if keep_body else b"",
             text=decoded.text if decoded is not None and kind == ARTICLE else "",
             encoding=decoded.encoding if decoded is not None else None,
-            listed_dates=response.meta.get("listed_dates", ()),
+            listed_dates=tuple(response.meta.get("listed_dates", ())),
             listed_title=response.meta.get("listed_title"),
             analysis=analysis,
         )

@@ -10,6 +10,7 @@ from scrapy.utils.request import request_from_dict
 from scrapy.utils.test import get_crawler
 
 from crawler import distributed
+from crawler.items import DateCandidate
 from crawler.spiders.news import NewsSpider
 
 
@@ -22,10 +23,12 @@ def spider() -> NewsSpider:
 
 def test_a_request_round_trips_through_json():
     news = spider()
-    listed = (datetime(2024, 5, 30, 8, tzinfo=UTC),)
+    # As the spider lists an article from a feed or a sitemap: the dates the listing gave.
+    listed = (DateCandidate(value="2024-05-30T08:00:00+00:00", source="feed"),)
     request = Request("http://news.example/a.html", callback=news.parse_page, errback=news.on_error,
                       headers={"If-None-Match": '"v1"'}, body=b"\x00\xff", priority=3,
-                      meta={"listed_dates": listed, "listed_title": "A", "depth": 2})  # fmt: skip
+                      meta={"listed_dates": listed, "listed_title": "A", "depth": 2,
+                            "fetched": datetime(2024, 5, 30, 8, tzinfo=UTC)})  # fmt: skip
     data = distributed.dumps(request.to_dict(spider=news))
     assert isinstance(data, str)
     assert "pickle" not in data
@@ -36,7 +39,8 @@ def test_a_request_round_trips_through_json():
     assert restored.headers[b"If-None-Match"] == b'"v1"'
     assert restored.body == b"\x00\xff"
     assert restored.priority == 3
-    assert restored.meta["listed_dates"] == list(listed)
+    assert tuple(restored.meta["listed_dates"]) == listed
+    assert restored.meta["fetched"] == datetime(2024, 5, 30, 8, tzinfo=UTC)
     assert restored.meta["depth"] == 2
 
 

@@ -1,7 +1,8 @@
-"""A shared crawl's Redis goes away mid-crawl (catalog F12), on a Redis server of the test's
-own (a real redis-server on a free loopback port, append-only file on): a restart costs a
-wait, not the crawl; a Redis that does not come back stops the worker in bounded time with
-one line, and the next worker finishes the crawl without losing or repeating an article."""
+"""A shared crawl's Redis goes away mid-crawl (catalog F12, F13), on a Redis server of the
+test's own (a real redis-server on a free loopback port): a restart costs a wait, not the
+crawl; a Redis that does not come back stops the worker in bounded time with one line, and the
+next worker finishes the crawl without losing or repeating an article; a Redis that comes back
+empty (no persistence) costs a second look at the listings, not the frontier it lost."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from redis import Redis
@@ -27,9 +29,11 @@ ARTICLES = 60
 
 class RedisServer:
     """A redis-server process of this test, stopped and started again on the same port and
-    the same append-only file (a restart keeps the frontier, as a production Redis does)."""
+    the same append-only file (a restart keeps the frontier, as a production Redis does), or
+    with no persistence at all (a restart empties it)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, persistent: bool = True) -> None:
+        self.persistent = persistent
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -40,7 +44,8 @@ class RedisServer:
     def start(self) -> None:
         process = self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.folder), "--appendonly", "yes", "--save", ""],
+             "--dir", str(self.folder), "--appendonly", "yes" if self.persistent else "no",
+             "--save", ""],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert process.stdout is not None
@@ -64,18 +69,27 @@ class RedisServer:
         self.process.stdout.close()
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+def running_redis(folder: Path, *, persistent: bool) -> Iterator[RedisServer]:
     if shutil.which("redis-server") is None:
         message = "redis-server is not installed"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    server = RedisServer(tmp_path)
+    server = RedisServer(folder, persistent=persistent)
     server.start()
     yield server
     if server.process is not None and server.process.poll() is None:
         server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    yield from running_redis(tmp_path, persistent=True)
+
+
+@pytest.fixture
+def forgetful_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    yield from running_redis(tmp_path, persistent=False)
 
 
 def start_worker(base_url: str, database_url: str, redis_url: str, *extra: str) -> Crawl:
@@ -137,3 +151,37 @@ def test_a_redis_that_stays_away_stops_the_worker_and_the_next_one_finishes(redi
     urls = archived_urls(database_url)
     assert sorted(urls) == sorted(set(urls))
     assert len(urls) == ARTICLES
+
+
+def test_a_redis_that_comes_back_empty_costs_the_listings_again_not_the_frontier(
+    forgetful_redis_server, tmp_path
+):
+    redis_server = forgetful_redis_server
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_news_farm(ARTICLES) as site:
+        site.hold_articles_after = 20
+        worker = start_worker(site.farm.base_url, database_url, redis_server.url)
+        try:
+            assert site.wait_for_article_requests(24), "the worker never got going"
+            archived_before = archived_urls(database_url)
+            for _ in range(120):  # each look is an export run: until the 20 served are in
+                if len(archived_before) >= 20:
+                    break
+                archived_before = archived_urls(database_url)
+            redis_server.stop()
+            assert worker.wait_for_line("Redis does not answer")
+            redis_server.start()  # empty: the frontier, the seen-set and the leases are gone
+        finally:
+            site.hold_articles_after = None
+            site.release.set()
+            code, log = worker.finish()
+        requests = dict(site.requests)
+    assert code == 0, log[-3000:]
+    assert "the shared frontier is gone" in log
+    assert "Traceback" not in log
+    urls = archived_urls(database_url)
+    assert sorted(urls) == sorted(set(urls))  # each article once...
+    assert len(urls) == ARTICLES  # ...and every one, the lost frontier's included
+    assert len(archived_before) == 20  # archived before Redis went...
+    for url in archived_before:  # ...and not fetched again
+        assert requests[urlsplit(url).path] == 1, url
