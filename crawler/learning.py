@@ -145,6 +145,7 @@ def relearn_site(
     for block in flipped:
         block.is_boilerplate = not block.is_boilerplate
     session.flush()
+    _known_boilerplate(session).pop(site_id, None)
     boilerplate = boilerplate_hashes(session, site_id)
     cleaned = 0
     for article in articles_with_blocks(session, [block.id for block in flipped]):
@@ -162,6 +163,27 @@ def relearn_site(
         )
         cleaned += 1
     return cleaned + redated
+
+
+def site_boilerplate(session: Session, site_id: int) -> set[str]:
+    """Return the blocks the site's articles are cleaned of, read once per transaction: a
+    crawl stores a batch of a site's pages in one, and only relearning (which forgets what was
+    read) changes them."""
+    known = _known_boilerplate(session)
+    if site_id not in known:
+        known[site_id] = boilerplate_hashes(session, site_id)
+    return known[site_id]
+
+
+def _known_boilerplate(session: Session) -> dict[int, set[str]]:
+    """What site_boilerplate read in the session's current transaction (another transaction
+    may follow another crawler's relearning: it reads again)."""
+    transaction = session.get_transaction()
+    held = session.info.get("site_boilerplate")
+    if held is None or held[0] is not transaction:
+        held = session.info["site_boilerplate"] = (transaction, {})
+    known: dict[int, set[str]] = held[1]
+    return known
 
 
 def relearn_date_order(session: Session, site_id: int, *, hint: str | None = None) -> int:
@@ -227,7 +249,7 @@ def store_article(
     ("dmy" or "mdy", from the sources file) overrides what the site's dates show.
     """
     site = session.get_one(Site, site_id)
-    body, notices = clean_body(record.body, boilerplate_hashes(session, site_id))
+    body, notices = clean_body(record.body, site_boilerplate(session, site_id))
     cleaned = replace(record, body=body, raw_body=record.body, content_hash=fingerprint(body))
     if record.date_candidates:
         cleaned = read_published(cleaned, date_order_hint or site.date_order)

@@ -242,6 +242,25 @@ def test_relearning_never_reads_all_of_a_sites_blocks(tmp_path, sqlite_template)
         assert "page_count<?" not in plan, plan  # the blocks below the threshold: nearly all
 
 
+def test_a_page_stored_after_relearning_in_the_same_transaction_is_cleaned(sessions):
+    """The crawl writes a batch of a site's pages in one transaction and reads the site's
+    boilerplate once for it: relearning within the batch must not leave the rest stale."""
+    with session_scope(sessions) as session:
+        site_id = upsert_site(session, "news.example", seen_at=datetime(2026, 11, 1, tzinfo=UTC))
+        for index in range(4):
+            body = story(index, (1, NOTICE_EN))
+            record = article_record(
+                f"story-{index}", body=body, host="news.example",
+                canonical_url=f"https://news.example/story-{index}",
+                content_hash=fingerprint(body), banners=(),
+                fetched_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=index),
+            )  # fmt: skip
+            store_article(session, record, site_id=site_id, fetch_id=None)
+            if index == 2:
+                assert relearn_site(session, site_id, LearningSettings()) == 3
+    assert all(NOTICE_EN not in body for body in bodies(sessions).values())
+
+
 def test_recrawl_counts_nothing_twice(sessions):
     for _ in range(3):
         store(sessions, 1, story(1, (1, NOTICE_EN)))
