@@ -27,6 +27,7 @@ from crawler.normalization import (
     fingerprint,
     numeric_date_order,
 )
+from storage.database import transaction_cache
 from storage.models import Site
 from storage.queries import (
     articles_with_blocks,
@@ -145,7 +146,7 @@ def relearn_site(
     for block in flipped:
         block.is_boilerplate = not block.is_boilerplate
     session.flush()
-    _known_boilerplate(session).pop(site_id, None)
+    _known_boilerplate(session).pop(site_id, None)  # what this transaction read is stale
     boilerplate = boilerplate_hashes(session, site_id)
     cleaned = 0
     for article in articles_with_blocks(session, [block.id for block in flipped]):
@@ -176,14 +177,7 @@ def site_boilerplate(session: Session, site_id: int) -> set[str]:
 
 
 def _known_boilerplate(session: Session) -> dict[int, set[str]]:
-    """What site_boilerplate read in the session's current transaction (another transaction
-    may follow another crawler's relearning: it reads again)."""
-    transaction = session.get_transaction()
-    held = session.info.get("site_boilerplate")
-    if held is None or held[0] is not transaction:
-        held = session.info["site_boilerplate"] = (transaction, {})
-    known: dict[int, set[str]] = held[1]
-    return known
+    return transaction_cache(session, "site_boilerplate")
 
 
 def relearn_date_order(session: Session, site_id: int, *, hint: str | None = None) -> int:

@@ -102,6 +102,18 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def transaction_cache(session: Session, name: str) -> dict[Any, Any]:
+    """A dict named `name` that lives as long as the session's current transaction: for what a
+    transaction reads once and then keeps up to date itself (the crawl stores a batch of pages
+    in one; the next transaction, which may follow another crawler's writes, reads again)."""
+    transaction = session.get_transaction()
+    held = session.info.get(name)
+    if held is None or held[0] is not transaction:
+        held = session.info[name] = (transaction, {})
+    cache: dict[Any, Any] = held[1]
+    return cache
+
+
 @contextmanager
 def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Yield a session in a transaction: committed on success, rolled back on error."""
