@@ -165,6 +165,7 @@ def blocks_to_flip(session: Session, site_id: int, threshold: int) -> list[SiteB
     blocks: a site has one for each distinct paragraph of its articles, and this runs every
     few articles of a crawl.
     """
+    session.flush()  # the statements below read the tables, not the session's pending changes
     connection = session.connection()
     now_frequent = connection.execute(_NOW_FREQUENT, {"site_id": site_id, "threshold": threshold})
     boilerplate = connection.execute(_BOILERPLATE_COUNTS, {"site_id": site_id})

@@ -9,7 +9,7 @@ data migrations use sa.table() stubs and never import storage.models; write a do
 
 Bodies already stored stay in body_zlib (rewriting them all would take as long as the archive
 is big, for no gain in what they say); storage.writes.fetch_body reads either column. The
-downgrade refuses to drop bodies: it recompresses them with zlib first.
+downgrade keeps every body: it recompresses the Zstandard ones into body_zlib first.
 """
 
 from __future__ import annotations
