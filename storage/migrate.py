@@ -7,9 +7,15 @@ with the database from `--db` or `NEWSARCHIVE_DATABASE_URL` (default `sqlite:///
 from __future__ import annotations
 
 import argparse
+import atexit
+import functools
 import logging
 import os
+import shutil
 import sys
+import tempfile
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from alembic import command
@@ -26,6 +32,33 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def migrations_folder() -> Path:
+    """The migrations as a folder Alembic can read: where they are installed, or, when the
+    package runs from a zipped egg (as scrapyd runs a deployed project), a copy taken out of
+    it once per process."""
+    if MIGRATIONS_DIR.is_dir():
+        return MIGRATIONS_DIR
+    return _extracted_migrations()
+
+
+@functools.cache
+def _extracted_migrations() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="newsarchive-migrations-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    _copy_tree(resources.files("storage") / "migrations", folder)
+    return folder
+
+
+def _copy_tree(source: Traversable, target: Path) -> None:
+    for entry in source.iterdir():
+        if entry.is_dir():
+            if entry.name != "__pycache__":
+                (target / entry.name).mkdir()
+                _copy_tree(entry, target / entry.name)
+        else:
+            (target / entry.name).write_bytes(entry.read_bytes())
+
+
 class SchemaOutOfDate(RuntimeError):
     """The database is not at the latest migration."""
 
@@ -33,7 +66,7 @@ class SchemaOutOfDate(RuntimeError):
 def alembic_config(url: str) -> Config:
     """Return an Alembic configuration for the database at `url`."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_folder()))
     # ConfigParser interpolation would read a "%" in a password as a placeholder.
     config.set_main_option("sqlalchemy.url", normalize_database_url(url).replace("%", "%%"))
     return config
