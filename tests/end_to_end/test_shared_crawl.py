@@ -126,6 +126,10 @@ def test_a_stopping_worker_leaves_the_shared_frontier_to_the_others(archive, red
         assert status.seen > status.queued
         archived_early = {urlsplit(url).path for url in archived_urls(archive)}
         assert 0 < len(archived_early) < ARTICLES
+        # What `newsarchive shared status` tells the operator: the same figures.
+        shown = newsarchive("shared", "status", "--redis", REDIS_URL, shared_name).stdout
+        assert f"queued    {status.queued}\n" in shown
+        assert f"seen      {status.seen}\n" in shown
         # A worker started later carries the same crawl on to the end, without a second
         # fetch of what the first one archived.
         finish(start_worker(site.farm.base_url, archive, shared_name, "late"))
@@ -183,3 +187,16 @@ def test_a_poisoned_frontier_entry_is_rejected_not_run(archive, redis, shared_na
     assert stderr.count("rejected a frontier entry") == len(poisoned)
     assert not canary.exists()
     assert len(archived_urls(archive)) == 5
+
+
+def test_shared_reset_forgets_the_frontier_not_the_archive(archive, redis, shared_name):
+    with serve_news_farm(ARTICLES) as site:
+        stopped = start_worker(site.farm.base_url, archive, shared_name, "early",
+                               "-s", "CLOSESPIDER_PAGECOUNT=15")  # fmt: skip
+        stopped.communicate(timeout=TIMEOUT_SECONDS)
+    archived = archived_urls(archive)
+    assert distributed.shared_crawl_status(redis, shared_name).queued > 0
+    newsarchive("shared", "reset", "--redis", REDIS_URL, shared_name, "--yes")
+    status = distributed.shared_crawl_status(redis, shared_name)
+    assert (status.queued, status.seen, status.workers) == (0, 0, [])
+    assert archived_urls(archive) == archived  # the archive is untouched
