@@ -9,7 +9,8 @@ separate process on 127.0.0.1, with every page rendered before the clock starts,
   PostgreSQL with --postgresql): wall time, pages per second, CPU seconds per page (the crawl
   process and its worker processes), peak RSS; and, every `--checkpoints` archived articles,
   the resident memory of the crawl process and of its workers and the rate since the last
-  checkpoint, to show whether memory grows or speed falls as the archive grows;
+  checkpoint, to show whether memory grows or speed falls as the archive grows; and how the
+  CPU divides between the crawl process and its worker processes;
 - baseline (a): plain trafilatura extracting the same article pages in a loop on one core;
 - baseline (b): a bare Scrapy spider fetching the same pages and doing nothing with them;
 - ceilings (c) and (d): a Scrapy spider handing each page to a pool of one process per core
@@ -63,6 +64,8 @@ class Run:
     peak_rss_mb: float
     # (articles archived, seconds since the start, (RSS of the crawl process, of its workers) MB)
     checkpoints: list[tuple[int, float, tuple[float, float]]] = field(default_factory=list)
+    # CPU seconds of each worker process the crawl started, as last read from /proc
+    worker_cpu: dict[int, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -160,6 +163,7 @@ def measure(
                     reaped = True
                     break
                 archived = count()
+                run.worker_cpu.update(workers_cpu_seconds(child.pid))
                 if archived >= next_checkpoint:
                     elapsed = time.perf_counter() - started
                     run.checkpoints.append((archived, elapsed, crawl_memory_mb(child.pid)))
@@ -181,6 +185,22 @@ def measure(
     run.cpu = usage.ru_utime + usage.ru_stime
     run.peak_rss_mb = usage.ru_maxrss / 1024
     return run
+
+
+def workers_cpu_seconds(pid: int) -> dict[int, float]:
+    """The CPU seconds (user and system) each child process of the crawl has used so far."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    workers = children.read_text().split() if children.exists() else []
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for worker in workers:
+        try:
+            stat = Path(f"/proc/{worker}/stat").read_text()
+        except FileNotFoundError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used[int(worker)] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
 
 
 def crawl_memory_mb(pid: int) -> tuple[float, float]:
@@ -354,6 +374,10 @@ def main() -> None:
     for run in runs[3:]:
         print(f"{run.name}: {bare.rate / run.rate:.1f}x slower than the bare Scrapy fetch, "
               f"{ceiling.rate / run.rate:.1f}x slower than (d)")  # fmt: skip
+        workers = sum(run.worker_cpu.values())
+        print(f"  CPU a page: crawl process (reactor, writer, passing pages) "
+              f"{1000 * (run.cpu - workers) / run.pages:.1f} ms, worker processes "
+              f"{1000 * workers / run.pages:.1f} ms (read from /proc every 0.25 s)")  # fmt: skip
         before = (0, 0.0)
         for archived, elapsed, (own, workers) in run.checkpoints:
             rate = (archived - before[0]) / (elapsed - before[1])
