@@ -189,11 +189,9 @@ def measure(
 
 def workers_cpu_seconds(pid: int) -> dict[int, float]:
     """The CPU seconds (user and system) each child process of the crawl has used so far."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    workers = children.read_text().split() if children.exists() else []
     ticks = os.sysconf("SC_CLK_TCK")
     used = {}
-    for worker in workers:
+    for worker in _children(pid):
         try:
             stat = Path(f"/proc/{worker}/stat").read_text()
         except FileNotFoundError:
@@ -206,9 +204,13 @@ def workers_cpu_seconds(pid: int) -> dict[int, float]:
 def crawl_memory_mb(pid: int) -> tuple[float, float]:
     """The resident memory of the crawl process and of all its worker processes, in MB."""
     own = _rss_kb(pid)
+    return own / 1024, sum(_rss_kb(int(worker)) for worker in _children(pid)) / 1024
+
+
+def _children(pid: int) -> list[str]:
+    """The process ids of the children of the crawl process (its workers)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
-    workers = children.read_text().split() if children.exists() else []
-    return own / 1024, sum(_rss_kb(int(worker)) for worker in workers) / 1024
+    return children.read_text().split() if children.exists() else []
 
 
 def _rss_kb(pid: int) -> int:

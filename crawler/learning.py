@@ -147,7 +147,7 @@ def relearn_site(
         block.is_boilerplate = not block.is_boilerplate
     session.flush()
     _known_boilerplate(session).pop(site_id, None)  # what this transaction read is stale
-    boilerplate = boilerplate_hashes(session, site_id)
+    boilerplate = site_boilerplate(session, site_id)
     cleaned = 0
     for article in articles_with_blocks(session, [block.id for block in flipped]):
         body, notices = clean_body(article.raw_body or article.body, boilerplate)

@@ -146,15 +146,6 @@ _BOILERPLATE = select(_SITE_BLOCKS.c.block_hash).where(
     _SITE_BLOCKS.c.site_id == bindparam("site_id"),
     _SITE_BLOCKS.c.is_boilerplate == True,  # noqa: E712
 )
-_BOILERPLATE_COUNTS = select(_SITE_BLOCKS.c.id, _SITE_BLOCKS.c.page_count).where(
-    _SITE_BLOCKS.c.site_id == bindparam("site_id"),
-    _SITE_BLOCKS.c.is_boilerplate == True,  # noqa: E712
-)
-_NOW_FREQUENT = select(_SITE_BLOCKS.c.id).where(
-    _SITE_BLOCKS.c.site_id == bindparam("site_id"),
-    _SITE_BLOCKS.c.page_count >= bindparam("threshold"),
-    _SITE_BLOCKS.c.is_boilerplate == False,  # noqa: E712
-)
 
 
 def blocks_to_flip(session: Session, site_id: int, threshold: int) -> list[SiteBlock]:
@@ -165,20 +156,27 @@ def blocks_to_flip(session: Session, site_id: int, threshold: int) -> list[SiteB
     blocks: a site has one for each distinct paragraph of its articles, and this runs every
     few articles of a crawl.
     """
-    session.flush()  # the statements below read the tables, not the session's pending changes
-    connection = session.connection()
-    now_frequent = connection.execute(_NOW_FREQUENT, {"site_id": site_id, "threshold": threshold})
-    boilerplate = connection.execute(_BOILERPLATE_COUNTS, {"site_id": site_id})
-    ids = sorted([*now_frequent.scalars(), *(id for id, count in boilerplate if count < threshold)])
-    return [
-        block
-        for start in range(0, len(ids), STREAM_CHUNK)
-        for block in session.scalars(
-            select(SiteBlock)
-            .where(SiteBlock.id.in_(ids[start : start + STREAM_CHUNK]))
-            .order_by(SiteBlock.id)
+    now_frequent = session.scalars(
+        select(SiteBlock)
+        .where(
+            SiteBlock.site_id == site_id,
+            SiteBlock.page_count >= threshold,
+            SiteBlock.is_boilerplate == False,  # noqa: E712
         )
-    ]
+        .execution_options(populate_existing=True)  # counts are written by Core statements
+    )
+    # The boilerplate ones below the threshold: filtered here, since `page_count <` in SQL
+    # would lead SQLite to read nearly all the site's blocks by ix_site_blocks_page_count.
+    boilerplate = session.scalars(
+        select(SiteBlock)
+        .where(
+            SiteBlock.site_id == site_id,
+            SiteBlock.is_boilerplate == True,  # noqa: E712  (`= true`: the partial index serves)
+        )
+        .execution_options(populate_existing=True)
+    )
+    no_longer_frequent = [block for block in boilerplate if block.page_count < threshold]
+    return sorted([*now_frequent, *no_longer_frequent], key=lambda block: block.id)
 
 
 # Articles are read this many at a time where a whole site's may be read: memory stays the
