@@ -90,6 +90,21 @@ def stopped_on_request(run: CrawlRun) -> bool:
     return run.finish_reason == "shutdown"
 
 
+# A crawl past Scrapy's MEMUSAGE_LIMIT_MB (off by default; catalog L02) stops as gracefully as
+# on SIGTERM, but did not finish: exit status 1, so that a scheduler notices.
+OUT_OF_MEMORY = (
+    "crawl {} ended early at its memory limit (MEMUSAGE_LIMIT_MB): what it fetched is archived, "
+    "the next run carries on"
+)
+
+
+def early_end(run: CrawlRun) -> str:
+    """The one line that says why a crawl that did not finish ended."""
+    if run.finish_reason == "memusage_exceeded":
+        return OUT_OF_MEMORY.format(run.id)
+    return f"crawl {run.id} ended early: {run.finish_reason}"
+
+
 class CliError(click.ClickException):
     """An error the user can fix: printed as one line, exit status 1."""
 
@@ -315,6 +330,8 @@ def crawl_sources(
             print_run(run)
             if stopped_on_request(run):
                 err.print(STOPPED.format(run.id))
+            elif run.status != "finished":
+                err.print(early_end(run))
             failed = failed or (run.status != "finished" and not stopped_on_request(run))
     if failed:
         sys.exit(1)
@@ -350,7 +367,7 @@ def crawl_into_archive(
         if stopped_on_request(run):
             err.print(STOPPED.format(run.id))
         elif run.status != "finished":
-            message = f"crawl {run.id} ended early: {run.finish_reason}"
+            message = early_end(run)
             if (run.finish_reason or "").startswith("disk full"):
                 raise DiskFull(message)
             raise CliError(message)

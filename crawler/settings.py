@@ -40,6 +40,9 @@ ARCHIVE_STORAGE_RETRY_SECONDS = 60.0
 ARCHIVE_WRITE_BATCH = 50
 # The most requests one site gets in one run: an endless calendar or pagination stops there.
 ARCHIVE_MAX_PAGES_PER_SITE = 20000
+# Requests waiting to be fetched that the crawl keeps in memory, per site and priority; the rest
+# wait in a temporary file (crawler.frontier): a frontier of millions of URLs in bounded memory.
+ARCHIVE_FRONTIER_MEMORY_REQUESTS = 2000
 # A page whose fetch failed (no response, 429, 5xx) is asked for again by later runs, this long
 # after its first failure, twice as long after each further one, and not after this many.
 ARCHIVE_RETRY_BACKOFF = "30m"
@@ -109,7 +112,12 @@ EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
     "crawler.leases.SourceLeaseExtension": 510,
 }
-SPIDER_MIDDLEWARES = {"crawler.middlewares.SpiderTrapMiddleware": 550}
+SPIDER_MIDDLEWARES = {
+    "crawler.middlewares.SpiderTrapMiddleware": 550,
+    # Before the per-site budget (the spider's output reaches the higher numbers first): an
+    # article not fetched because it is fresh does not count against it.
+    "crawler.middlewares.SkipFreshLinksMiddleware": 560,
+}
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.PrivateAddressMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
@@ -120,6 +128,10 @@ DOWNLOADER_MIDDLEWARES = {
     # sees a 429 or 503 before Retry would retry it at once.
     "crawler.middlewares.RetryAfterMiddleware": 555,
 }
+
+# The frontier of a crawl on one machine: the newest requests in memory, the rest in a temporary
+# SQLite file that disappears with the crawl (a shared crawl's frontier is in Redis instead).
+SCHEDULER_MEMORY_QUEUE = "crawler.frontier.SpillingLifoQueue"
 
 # A page yields at most one item; Scrapy starts this many tasks for every response's output
 # (100 by default, a tenth of a crawl's CPU on the reactor for nothing).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,8 @@ from sqlalchemy import func, select
 
 from storage.database import make_engine, make_session_factory, session_scope
 from storage.models import ArticleBanner, Banner, CrawlRun, Fetch
-from tests.support.commands import LOCAL_SITE_OPTIONS, crawl_local_site, newsarchive
+from tests.support.commands import LOCAL_SITE_OPTIONS, Crawl, crawl_local_site, newsarchive
+from tests.support.news_farm import serve_news_farm
 from tests.support.site_server import ARTICLES, NOTICE_TEXT, NOTICE_TITLE, READERS_NOTICE
 
 pytestmark = pytest.mark.end_to_end
@@ -378,3 +380,50 @@ def test_the_address_connected_to_is_checked_too(news_site_server, tmp_path):
                 "-s", "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=1", "-s", "CLOSESPIDER_PAGECOUNT=1",
                 check=False)  # fmt: skip
     assert "/" in news_site_server.request_log
+
+
+def test_a_frontier_larger_than_memory_allows_waits_on_disk_and_loses_nothing(tmp_path):
+    """L02: the sitemap lists every article at once; with room for 4 requests per queue in
+    memory, the rest wait in the frontier's temporary file and every article is still fetched
+    once and archived once."""
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_news_farm(150) as site:
+        result = crawl_local_site(
+            site.farm.base_url, database_url,
+            "-s", "ARCHIVE_FRONTIER_MEMORY_REQUESTS=4", "-s", "LOG_LEVEL=INFO",
+        )  # fmt: skip
+        article_paths = set(site.farm.article_paths())
+        fetched = {path: count for path, count in site.requests.items() if path in article_paths}
+    spilled = re.search(r"'archive/frontier_spilled': (\d+)", result.stderr)
+    assert spilled is not None, result.stderr[-3000:]
+    assert int(spilled.group(1)) > 100
+    assert fetched == dict.fromkeys(article_paths, 1)
+    urls = [record["url"] for record in export_jsonl(database_url)]
+    assert len(urls) == len(set(urls)) == 150
+
+
+def test_a_crawl_over_its_memory_limit_stops_in_one_line_and_the_next_run_carries_on(tmp_path):
+    """L02: past Scrapy's MEMUSAGE_LIMIT_MB (off by default) the crawl stops as on SIGTERM,
+    what it fetched archived, with one line and exit status 1 (it did not finish); the next
+    run archives the rest, nothing twice."""
+    database_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with serve_news_farm(60) as site:
+        site.hold_articles_after = 20  # the crawl is mid-way when the limit is checked
+        limit = ["-s", "MEMUSAGE_LIMIT_MB=1", "-s", "MEMUSAGE_CHECK_INTERVAL_SECONDS=0.5"]
+        crawl = Crawl(site.farm.base_url, database_url, "-s", "LOG_LEVEL=INFO", *limit)
+        try:
+            assert crawl.wait_for_line("Memory usage exceeded")
+        finally:
+            site.hold_articles_after = None
+            site.release.set()
+            code, log = crawl.finish()
+        assert code == 1, log[-3000:]
+        assert log.rstrip().splitlines()[-1] == (
+            "Error: crawl 1 ended early at its memory limit (MEMUSAGE_LIMIT_MB): "
+            "what it fetched is archived, the next run carries on"
+        )
+        assert len(export_jsonl(database_url)) < 60
+
+        crawl_local_site(site.farm.base_url, database_url)
+    urls = [record["url"] for record in export_jsonl(database_url)]
+    assert len(urls) == len(set(urls)) == 60
