@@ -159,14 +159,7 @@ class SkipFreshLinksMiddleware(SkipFreshArticlesMiddleware):
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
         batch: list[Request] = []
         for output in result:
-            if isinstance(output, Request) and needs_freshness_check(output):
-                batch.append(output)
-                if len(batch) < FRESH_BATCH:
-                    continue
-            yield from self.not_fresh(batch)
-            batch = []
-            if not isinstance(output, Request) or not needs_freshness_check(output):
-                yield output
+            yield from self.passing(output, batch)
         yield from self.not_fresh(batch)
 
     async def process_spider_output_async(
@@ -174,17 +167,25 @@ class SkipFreshLinksMiddleware(SkipFreshArticlesMiddleware):
     ) -> AsyncIterator[Any]:
         batch: list[Request] = []
         async for output in result:
-            if isinstance(output, Request) and needs_freshness_check(output):
-                batch.append(output)
-                if len(batch) < FRESH_BATCH:
-                    continue
-            for kept in self.not_fresh(batch):
-                yield kept
-            batch = []
-            if not isinstance(output, Request) or not needs_freshness_check(output):
-                yield output
+            for passed in self.passing(output, batch):
+                yield passed
         for kept in self.not_fresh(batch):
             yield kept
+
+    def passing(self, output: Any, batch: list[Request]) -> list[Any]:
+        """What goes on now that the spider gave `output`: nothing while a batch of requests to
+        check fills; the requests it keeps once it is full, or once anything else comes (and
+        then that too, after them)."""
+        if isinstance(output, Request) and needs_freshness_check(output):
+            batch.append(output)
+            if len(batch) < FRESH_BATCH:
+                return []
+            kept = self.not_fresh(batch)
+            batch.clear()
+            return kept
+        kept = self.not_fresh(batch)
+        batch.clear()
+        return [*kept, output]
 
     def not_fresh(self, batch: list[Request]) -> list[Request]:
         """The requests of `batch` that are not for fresh articles, marked as checked."""

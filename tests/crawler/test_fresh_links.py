@@ -75,6 +75,15 @@ def page_output() -> list[Any]:
     ]
 
 
+# What goes on of that output, in that order: the fresh article's link is dropped.
+KEPT = [
+    "https://news.example/old?utm_source=feed",
+    "https://news.example/new",
+    "https://news.example/feed.xml",
+    {"the page's item": "last"},
+]
+
+
 def shown(output: list[Any]) -> list[Any]:
     return [item.url if isinstance(item, Request) else item for item in output]
 
@@ -86,12 +95,7 @@ def test_links_to_fresh_articles_are_dropped_with_one_statement(crawler):
         output = list(links.process_spider_output(PAGE, page_output()))
     finally:
         closed(links, crawler)
-    assert shown(output) == [
-        "https://news.example/old?utm_source=feed",
-        "https://news.example/new",
-        "https://news.example/feed.xml",
-        {"the page's item": "last"},
-    ]
+    assert shown(output) == KEPT
     assert len(statements) == 1
     assert crawler.stats.get_value("archive/skipped_fresh") == 1
 
@@ -126,12 +130,7 @@ def test_the_async_output_of_a_page_is_checked_the_same_way(crawler):
         output = asyncio.run(collect())
     finally:
         closed(links, crawler)
-    assert shown(output) == [
-        "https://news.example/old?utm_source=feed",
-        "https://news.example/new",
-        "https://news.example/feed.xml",
-        {"the page's item": "last"},
-    ]
+    assert shown(output) == KEPT
     assert len(statements) == 1
 
 
