@@ -18,7 +18,9 @@ after a clean close.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any, Self
 
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
 
 # Requests each queue (one per site and priority) keeps in memory before the oldest move to disk.
 DEFAULT_MEMORY_REQUESTS = 2000
@@ -96,23 +100,32 @@ class SpillingLifoQueue:
 
     def _spill(self, count: int) -> None:
         """Move the `count` oldest requests in memory to the database (below everything
-        already there being older still, the order of the stack is kept)."""
+        already there being older still, the order of the stack is kept). Should the file
+        fail (a full disk), they stay in memory and the queue stops spilling, saying so once."""
+        taken = [self.memory.popleft() for _ in range(count)]
         rows, kept = [], []
-        for _ in range(count):
-            request = self.memory.popleft()
+        for request in taken:
             try:
                 rows.append((dumps(request_dict(request, self.spider)),))
             except (TypeError, ValueError):
                 kept.append(request)
-        self.memory.extendleft(reversed(kept))
-        if not rows:
+        try:
+            if rows:
+                database = self._database()
+                database.execute("BEGIN")
+                database.executemany("INSERT INTO frontier (entry) VALUES (?)", rows)
+                database.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.database is not None and self.database.in_transaction:
+                self.database.execute("ROLLBACK")
+            logger.warning("the frontier's temporary file cannot grow (%s): requests stay in "
+                           "memory from now on", exc)  # fmt: skip
+            self.memory.extendleft(reversed(taken))
+            self.memory_requests = sys.maxsize
             return
-        database = self._database()
-        database.execute("BEGIN")
-        database.executemany("INSERT INTO frontier (entry) VALUES (?)", rows)
-        database.execute("COMMIT")
+        self.memory.extendleft(reversed(kept))
         self.spilled += len(rows)
-        if self.stats is not None:
+        if self.stats is not None and rows:
             self.stats.inc_value("archive/frontier_spilled", len(rows))
 
     def _unspill(self) -> None:
@@ -133,7 +146,8 @@ class SpillingLifoQueue:
         if self.database is None:
             # "": a private temporary database, deleted by SQLite when closed (unlinked at once).
             self.database = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-            self.database.execute("PRAGMA journal_mode = OFF")
+            # A rollback journal in memory: a failed write (a full disk) is undone, not half made.
+            self.database.execute("PRAGMA journal_mode = MEMORY")
             self.database.execute("PRAGMA synchronous = OFF")
             self.database.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self.database.execute(

@@ -154,3 +154,22 @@ def test_requests_are_written_as_scrapy_itself_would_write_them():
     foreign = Request("http://news.example/", callback=print)
     with pytest.raises(ValueError, match="Function"):
         request_dict(foreign, news)
+
+
+def test_a_full_disk_keeps_the_requests_in_memory_and_loses_none(caplog):
+    """SQLite's own limit on the file's size stands in for a full disk: the same error."""
+    news = spider()
+    queue = SpillingLifoQueue(news, memory_requests=10)
+    for number in range(20):
+        queue.push(listed(news, number))
+    assert queue.database is not None
+    pages = queue.database.execute("PRAGMA page_count").fetchone()[0]
+    queue.database.execute(f"PRAGMA max_page_count = {pages}")
+    for number in range(20, 2000):
+        queue.push(listed(news, number))
+    assert "the frontier's temporary file cannot grow" in caplog.text
+    assert len(queue) == 2000
+    urls = [take(queue).url for _ in range(2000)]
+    assert sorted(urls) == sorted(f"http://news.example/{n}.html" for n in range(2000))
+    assert urls[:1000] == [f"http://news.example/{n}.html" for n in reversed(range(1000, 2000))]
+    assert queue.pop() is None
