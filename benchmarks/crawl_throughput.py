@@ -11,12 +11,14 @@ separate process on 127.0.0.1, with every page rendered before the clock starts,
   the resident memory of the crawl process and of its workers and the rate since the last
   checkpoint, to show whether memory grows or speed falls as the archive grows; and how the
   CPU divides between the crawl process and its worker processes;
-- baseline (a): plain trafilatura extracting the same article pages in a loop on one core;
+- baseline (a): plain trafilatura extracting the same article pages in a loop on one core,
+  before the other runs and again after them (the ratios use the mean of the two);
 - baseline (b): a bare Scrapy spider fetching the same pages and doing nothing with them;
 - ceilings (c) and (d): a Scrapy spider handing each page to a pool of one process per core
   that extracts it with plain trafilatura (c), or with the trafilatura pass the crawl runs
-  (precision, fast: d), storing nothing: what a crawl on this machine could reach with
-  trafilatura, before parsing once, metadata, notices, dates and the archive.
+  (precision, fast, its XPath evaluated as crawler.fast_xpaths does: d), storing nothing:
+  what a crawl on this machine could reach with trafilatura, before parsing once, metadata,
+  notices, dates and the archive.
 
 Figures go to stdout as a table, with the machine's name, core count and the ratios.
 """
@@ -279,6 +281,9 @@ from scrapy.crawler import CrawlerProcess
 
 urls = open(sys.argv[1]).read().split()
 OPTIONS = {"plain": {}, "crawl": {"favor_precision": True, "fast": True}}[sys.argv[2]]
+if sys.argv[2] == "crawl":  # with the crawl's Python evaluation of trafilatura's XPath
+    from crawler import fast_xpaths
+    fast_xpaths.install()
 
 def extract(body):
     return len(trafilatura.extract(body.decode(), include_comments=False, **OPTIONS) or "")
@@ -299,6 +304,14 @@ process.crawl(Extracting)
 process.start()
 Extracting.pool.shutdown()
 """
+
+
+def trafilatura_loop(urls: list[str]) -> float:
+    """Baseline (a): plain trafilatura's pages a second over `urls`, one core."""
+    loop = subprocess.run(
+        [sys.executable, "-c", TRAFILATURA_LOOP, *urls], capture_output=True, text=True, check=True
+    )
+    return len(urls) / float(loop.stdout.strip())
 
 
 def main() -> None:
@@ -332,11 +345,7 @@ def main() -> None:
         url_file.write_text("\n".join(article_urls))
 
         sample = article_urls[: args.baseline_pages]
-        loop = subprocess.run(
-            [sys.executable, "-c", TRAFILATURA_LOOP, *sample],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        trafilatura_rate = len(sample) / float(loop.stdout.strip())
+        trafilatura_rates = [trafilatura_loop(sample)]
 
         runs.append(measure("(b) bare Scrapy fetch", len(article_urls),
                             [sys.executable, "-c", BARE_SCRAPY, str(url_file)]))  # fmt: skip
@@ -355,7 +364,10 @@ def main() -> None:
             count = archived_articles(database)
             runs.append(measure(f"newsarchive, {label}", args.articles, command, count=count,
                                 every=args.checkpoints))  # fmt: skip
+        # Once more at the end: this machine's speed drifts within minutes.
+        trafilatura_rates.append(trafilatura_loop(sample))
     server.terminate()
+    trafilatura_rate = sum(trafilatura_rates) / len(trafilatura_rates)
 
     processor = platform.processor() or platform.machine()
     print(f"machine: {socket.gethostname()}, {os.cpu_count()} cores, {processor}, "
@@ -363,7 +375,8 @@ def main() -> None:
     print(
         f"site: {site}, "
         f"baseline (a): plain trafilatura.extract on {len(sample)} of them, one core: "
-        f"{trafilatura_rate:.1f} pages/s ({1000 / trafilatura_rate:.1f} ms/page)"
+        f"{trafilatura_rate:.1f} pages/s ({1000 / trafilatura_rate:.1f} ms/page), the mean of "
+        f"{trafilatura_rates[0]:.1f} before the runs and {trafilatura_rates[1]:.1f} after them"
     )
     print()
     print(f"{'run':44} {'pages':>6} {'wall s':>8} {'pages/s':>8} {'CPU ms/page':>12} "

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import trafilatura
 
+from crawler import fast_xpaths
 from crawler.extraction import extract_article_or_reason
 from crawler.items import ARTICLE, PageItem
 from crawler.normalization import normalize_article
@@ -135,7 +136,11 @@ def main() -> None:
         "trafilatura (favor_precision)": plain_trafilatura_precision,
         "newsarchive": newsarchive,
     }
-    results = {name: run(name, extractor, pages) for name, extractor in extractors.items()}
+    results = {}
+    for name, extractor in extractors.items():
+        # plain trafilatura evaluates its own XPath expressions; the crawl, crawler.fast_xpaths
+        (fast_xpaths.install if extractor is newsarchive else fast_xpaths.uninstall)()
+        results[name] = run(name, extractor, pages)
     baseline = summary(results["trafilatura (plain, comments off)"])
     print(f"{len(pages)} pages from {args.data}")
     print(f"{'extractor':<36} {'P':>6} {'R':>6} {'F1':>6} {'±':>6} {'<0.5':>5} {'empty':>5} "

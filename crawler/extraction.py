@@ -22,6 +22,7 @@ from lxml import etree, html
 from trafilatura.settings import Document
 from trafilatura.utils import is_dubious_html, repair_faulty_html
 
+from crawler import fast_xpaths
 from crawler.banners import find_banners, remove_banner_lines
 from crawler.bodies import repair_body
 from crawler.items import DateCandidate, ExtractedArticle, PageItem
@@ -70,6 +71,19 @@ MAX_DATELINE_CHARS = 80
 # Elements a page may have (catalog B03): the longest real article pages have tens of
 # thousands; a million takes gigabytes once trafilatura has copied the tree.
 MAX_ELEMENTS = 300_000
+# lxml.html's parser picks the Python class of each element in a Python method, called every
+# time lxml makes an object for an element (thousands of times a page in trafilatura's pass);
+# this lookup, done in C, gives every element lxml.html's HtmlElement (text_content() and the
+# rest that trafilatura and the readers use). Only lxml.html's form-field classes are lost,
+# which nothing here reads.
+ELEMENT_CLASSES = etree.ElementDefaultClassLookup(
+    element=html.HtmlElement,
+    comment=html.HtmlComment,
+    pi=html.HtmlProcessingInstruction,
+    entity=html.HtmlEntity,
+)
+# trafilatura's costliest XPath expressions, run in Python with the same results.
+fast_xpaths.install()
 
 
 BYLINE_XPATH = (
@@ -108,6 +122,7 @@ def parse_html(text: str) -> html.HtmlElement:
         remove_pis=True,
         huge_tree=True,
     )
+    parser.set_element_class_lookup(ELEMENT_CLASSES)
     # As text first; as UTF-8 if lxml refuses text with an encoding declaration or finds little.
     tree = _parse(text, parser)
     if tree is None or len(tree) < 1:
