@@ -37,7 +37,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -251,6 +251,37 @@ return #leased / 2
 """
 
 
+def request_dict(request: Request, spider: Spider | None) -> dict[str, Any]:
+    """`request.to_dict(spider=spider)`, the same dict, without Scrapy's search through every
+    member of the spider for the name of each callback (about 100 µs a request)."""
+    callback, errback = request.callback, request.errback
+    if type(request) is not Request or not (
+        _spiders(callback, spider) and _spiders(errback, spider)
+    ):
+        return request.to_dict(spider=spider)
+    data: dict[str, Any] = {
+        "url": request.url,
+        "callback": callback.__name__ if callback is not None else None,
+        "errback": errback.__name__ if errback is not None else None,
+        "headers": dict(request.headers),
+    }
+    for attribute in request.attributes:
+        data.setdefault(attribute, getattr(request, attribute))
+    return data
+
+
+def _spiders(method: Callable[..., Any] | None, spider: Spider | None) -> bool:
+    """Tell whether `method` is None or the spider's own method of that name."""
+    if method is None:
+        return True
+    name = getattr(method, "__name__", None)
+    return (
+        getattr(method, "__self__", None) is spider
+        and name is not None
+        and getattr(spider, name, None) == method
+    )
+
+
 class LeasedQueue(RedisQueue):  # type: ignore[misc]
     """scrapy-redis' priority queue, with requests leased to workers instead of popped."""
 
@@ -293,6 +324,11 @@ class LeasedQueue(RedisQueue):  # type: ignore[misc]
             return None
         request.meta[LEASE] = data
         return request
+
+    def _encode_request(self, request: Request) -> bytes:
+        # scrapy-redis calls Scrapy's Request.to_dict, which searches the spider's members for
+        # each callback's name (about 100 µs a request): the same dict, made directly.
+        return self.serializer.dumps(request_dict(request, self.spider))  # type: ignore[no-any-return]
 
     def _decode_request(self, encoded_request: bytes) -> Request:
         obj = check_entry(self.serializer.loads(encoded_request))

@@ -28,13 +28,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import trafilatura.xpaths
 from lxml import etree
 
 Element = Any  # an lxml element; lxml's stubs are not a dependency of this project
 Predicate = Callable[[Element], bool]
-
-# trafilatura's lists whose members are replaced, and the module they live in.
-TRAFILATURA_XPATHS = "trafilatura.xpaths"
 
 
 def _attr(element: Element, name: str) -> str:
@@ -447,9 +445,7 @@ TRANSLATIONS: tuple[tuple[str, int, Translation], ...] = (
 def install() -> list[str]:
     """Put the translations in trafilatura's lists where they hold the same XPath text;
     return the names of the expressions replaced (e.g. "BODY_XPATH[0]")."""
-    import importlib
-
-    module = importlib.import_module(TRAFILATURA_XPATHS)
+    module = trafilatura.xpaths
     replaced = []
     for name, index, translation in TRANSLATIONS:
         expressions = getattr(module, name, None)
@@ -467,9 +463,7 @@ def install() -> list[str]:
 
 def uninstall() -> None:
     """Give trafilatura its own XPath expressions back."""
-    import importlib
-
-    module = importlib.import_module(TRAFILATURA_XPATHS)
+    module = trafilatura.xpaths
     for name, index, _ in TRANSLATIONS:
         expressions = getattr(module, name, None)
         if isinstance(expressions, list) and index < len(expressions):

@@ -27,11 +27,9 @@ from typing import TYPE_CHECKING, Any, Self
 from scrapy import Request
 from scrapy.utils.request import request_from_dict
 
-from crawler.distributed import dumps, loads
+from crawler.distributed import dumps, loads, request_dict
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
@@ -154,34 +152,3 @@ class SpillingLifoQueue:
                 "CREATE TABLE frontier (id INTEGER PRIMARY KEY, entry TEXT NOT NULL)"
             )
         return self.database
-
-
-def request_dict(request: Request, spider: Spider | None) -> dict[str, Any]:
-    """`request.to_dict(spider=spider)`, the same dict, without Scrapy's search through every
-    member of the spider for the name of each callback (about 100 µs a request)."""
-    callback, errback = request.callback, request.errback
-    if type(request) is not Request or not (
-        _spiders(callback, spider) and _spiders(errback, spider)
-    ):
-        return request.to_dict(spider=spider)
-    data: dict[str, Any] = {
-        "url": request.url,
-        "callback": callback.__name__ if callback is not None else None,
-        "errback": errback.__name__ if errback is not None else None,
-        "headers": dict(request.headers),
-    }
-    for attribute in request.attributes:
-        data.setdefault(attribute, getattr(request, attribute))
-    return data
-
-
-def _spiders(method: Callable[..., Any] | None, spider: Spider | None) -> bool:
-    """Tell whether `method` is None or the spider's own method of that name."""
-    if method is None:
-        return True
-    name = getattr(method, "__name__", None)
-    return (
-        getattr(method, "__self__", None) is spider
-        and name is not None
-        and getattr(spider, name, None) == method
-    )

@@ -29,7 +29,9 @@ def test_a_request_round_trips_through_json():
                       headers={"If-None-Match": '"v1"'}, body=b"\x00\xff", priority=3,
                       meta={"listed_dates": listed, "listed_title": "A", "depth": 2,
                             "fetched": datetime(2024, 5, 30, 8, tzinfo=UTC)})  # fmt: skip
-    data = distributed.dumps(request.to_dict(spider=news))
+    # What the shared frontier (LeasedQueue) stores: Scrapy's to_dict, made directly.
+    assert distributed.request_dict(request, news) == request.to_dict(spider=news)
+    data = distributed.dumps(distributed.request_dict(request, news))
     assert isinstance(data, str)
     assert "pickle" not in data
     restored = request_from_dict(distributed.check_entry(distributed.loads(data)), spider=news)

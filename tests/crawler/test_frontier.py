@@ -9,7 +9,8 @@ import pytest
 from scrapy import Request
 from scrapy.utils.test import get_crawler
 
-from crawler.frontier import SpillingLifoQueue, request_dict
+from crawler.distributed import request_dict
+from crawler.frontier import SpillingLifoQueue
 from crawler.items import DateCandidate
 from crawler.spiders.news import NewsSpider
 
