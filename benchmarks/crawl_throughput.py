@@ -14,9 +14,10 @@ separate process on 127.0.0.1, with every page rendered before the clock starts,
 - baseline (a): plain trafilatura extracting the same article pages in a loop on one core,
   before the other runs and again after them (the ratios use the mean of the two);
 - baseline (b): a bare Scrapy spider fetching the same pages and doing nothing with them;
-- ceilings (c) and (d): a Scrapy spider handing each page to a pool of one process per core
-  that extracts it with plain trafilatura (c), or with the trafilatura pass the crawl runs
-  (precision, fast, its XPath evaluated as crawler.fast_xpaths does: d), storing nothing:
+- ceilings (c) and (d): a Scrapy spider handing each page to a pool of processes (one per core
+  and one more, as the crawl's workers) that extracts it with plain trafilatura (c), or with
+  the trafilatura pass the crawl runs (precision, fast, its XPath evaluated as
+  crawler.fast_xpaths does: d), storing nothing:
   what a crawl on this machine could reach with trafilatura, before parsing once, metadata,
   notices, dates and the archive.
 
@@ -270,7 +271,7 @@ process.crawl(Bare)
 process.start()
 """
 
-# The bare spider, each page extracted in a pool of one process per core (argv[2]: "plain" for
+# The bare spider, each page extracted in a pool of processes (argv[2]: "plain" for
 # trafilatura's defaults, "crawl" for the pass crawler.extraction runs first).
 SCRAPY_TRAFILATURA = """
 import asyncio, os, sys
@@ -290,7 +291,7 @@ def extract(body):
 
 class Extracting(Spider):
     name = "extracting"
-    pool = ProcessPoolExecutor(os.cpu_count())
+    pool = ProcessPoolExecutor(os.cpu_count() + 1)  # as many as the crawl's workers
     async def start(self):
         for url in urls:
             yield Request(url, callback=self.parse)

@@ -22,8 +22,8 @@ NEWSPIDER_MODULE = "crawler.spiders"
 # --- the project's own settings (defaults; the environment may override them below) -------
 ARCHIVE_DATABASE_URL = "sqlite:///archive.db"
 ARCHIVE_MIN_TEXT_CHARS = 200
-# Worker processes that parse and extract pages off the reactor (empty: one per core; 0: in the
-# reactor thread), and how long one page may take before it is given up.
+# Worker processes that parse and extract pages off the reactor (empty: one per core and one
+# more; 0: in the reactor thread), and how long one page may take before it is given up.
 ARCHIVE_EXTRACTION_PROCESSES = ""
 ARCHIVE_EXTRACTION_TIMEOUT = 60.0
 ARCHIVE_PROGRESS = False

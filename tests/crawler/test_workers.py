@@ -14,7 +14,7 @@ import pytest
 
 from crawler.analysis import AnalysisRequest, analyze_page
 from crawler.items import ARTICLE, LISTING
-from crawler.workers import AnalysisPool
+from crawler.workers import AnalysisPool, default_processes
 from tests.support.site_server import ARTICLES, DemoSite
 
 SITE = DemoSite("http://news.example")
@@ -166,3 +166,16 @@ def test_workers_run_below_the_crawl_s_priority(pool):
                 for pid in workers]  # fmt: skip
     assert workers  # started on demand: one at least
     assert all(value > os.nice(0) for value in niceness)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
+def test_the_default_pool_has_a_worker_per_core_the_crawl_may_use_and_one_more():
+    """A crawl pinned to one core (taskset, a container's cpuset) starts 2 workers, not one
+    more than the machine's cores."""
+    allowed = os.sched_getaffinity(0)
+    assert default_processes() == len(allowed) + 1
+    try:
+        os.sched_setaffinity(0, {min(allowed)})
+        assert default_processes() == 2
+    finally:
+        os.sched_setaffinity(0, allowed)
