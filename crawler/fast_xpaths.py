@@ -102,7 +102,9 @@ class FastXPath:
         self.original = original
         self.path = original.path
 
-    def __call__(self, context: Element) -> list[Element]:
+    def __call__(self, context: Element, **variables: Any) -> Any:
+        if variables or not hasattr(context, "iterdescendants"):  # a document, XPath variables
+            return self.original(context, **variables)
         return self.translation.select(context)
 
     def __str__(self) -> str:

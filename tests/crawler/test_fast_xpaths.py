@@ -153,6 +153,15 @@ def test_attribute_order_decides_which_of_two_attributes_an_expression_reads():
     assert [e.text for e in fast_xpaths.OVERALL_DISCARD_HIDDEN.select(tree)] == ["c"]
 
 
+def test_a_whole_document_is_left_to_libxml2():
+    """trafilatura passes elements; a document (an ElementTree) goes to the XPath itself."""
+    tree = parse_html(PAGES[0][1])
+    expression = trafilatura.xpaths.OVERALL_DISCARD_XPATH[0]
+    assert isinstance(expression, fast_xpaths.FastXPath)
+    document = tree.getroottree()
+    assert expression(document) == expression.original(document) == expression(tree) != []
+
+
 def test_an_expression_trafilatura_changed_keeps_trafilatura_s_own(monkeypatch):
     changed = etree.XPath(".//*[self::div][contains(@class, 'newer-rule')]")
     expressions = list(trafilatura.xpaths.TEASER_DISCARD_XPATH)
