@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.exc import DBAPIError  # noqa: E402
 
+from crawler.workers import default_processes  # noqa: E402
 from storage.database import make_engine  # noqa: E402
 from tests.support.news_farm import NewsFarm, serve_news_farm  # noqa: E402
 
@@ -272,7 +273,7 @@ process.start()
 """
 
 # The bare spider, each page extracted in a pool of processes (argv[2]: "plain" for
-# trafilatura's defaults, "crawl" for the pass crawler.extraction runs first).
+# trafilatura's defaults, "crawl" for the pass crawler.extraction runs first; argv[3]: how many).
 SCRAPY_TRAFILATURA = """
 import asyncio, os, sys
 from concurrent.futures import ProcessPoolExecutor
@@ -291,7 +292,7 @@ def extract(body):
 
 class Extracting(Spider):
     name = "extracting"
-    pool = ProcessPoolExecutor(os.cpu_count() + 1)  # as many as the crawl's workers
+    pool = ProcessPoolExecutor(int(sys.argv[3]))  # as many as the crawl's workers
     async def start(self):
         for url in urls:
             yield Request(url, callback=self.parse)
@@ -353,7 +354,8 @@ def main() -> None:
         ceilings = [("(c) Scrapy + plain trafilatura, all cores", "plain"),
                     ("(d) Scrapy + the crawl's trafilatura pass", "crawl")]  # fmt: skip
         for name, options in ceilings:
-            command = [sys.executable, "-c", SCRAPY_TRAFILATURA, str(url_file), options]
+            command = [sys.executable, "-c", SCRAPY_TRAFILATURA, str(url_file), options,
+                       str(default_processes())]  # fmt: skip
             runs.append(measure(name, len(article_urls), command))
 
         databases = [("SQLite", f"sqlite:///{folder}/archive.db")]
