@@ -24,7 +24,7 @@ each match that is the first match among its siblings.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -444,31 +444,32 @@ TRANSLATIONS: tuple[tuple[str, int, Translation], ...] = (
 )
 
 
+def _slots() -> Iterator[tuple[str, list[Any], int, Translation]]:
+    """(name, trafilatura's list, index, translation) for each translation whose list and
+    index exist in this trafilatura."""
+    for name, index, translation in TRANSLATIONS:
+        expressions = getattr(trafilatura.xpaths, name, None)
+        if isinstance(expressions, list) and index < len(expressions):
+            yield f"{name}[{index}]", expressions, index, translation
+
+
 def install() -> list[str]:
     """Put the translations in trafilatura's lists where they hold the same XPath text;
     return the names of the expressions replaced (e.g. "BODY_XPATH[0]")."""
-    module = trafilatura.xpaths
     replaced = []
-    for name, index, translation in TRANSLATIONS:
-        expressions = getattr(module, name, None)
-        if not isinstance(expressions, list) or index >= len(expressions):
-            continue
+    for name, expressions, index, translation in _slots():
         current = expressions[index]
-        if isinstance(current, FastXPath):
-            replaced.append(f"{name}[{index}]")
-            continue
-        if normalized(getattr(current, "path", "")) == normalized(translation.xpath):
+        if not isinstance(current, FastXPath):
+            if normalized(getattr(current, "path", "")) != normalized(translation.xpath):
+                continue
             expressions[index] = FastXPath(translation, current)
-            replaced.append(f"{name}[{index}]")
+        replaced.append(name)
     return replaced
 
 
 def uninstall() -> None:
     """Give trafilatura its own XPath expressions back."""
-    module = trafilatura.xpaths
-    for name, index, _ in TRANSLATIONS:
-        expressions = getattr(module, name, None)
-        if isinstance(expressions, list) and index < len(expressions):
-            current = expressions[index]
-            if isinstance(current, FastXPath):
-                expressions[index] = current.original
+    for _, expressions, index, _ in _slots():
+        current = expressions[index]
+        if isinstance(current, FastXPath):
+            expressions[index] = current.original
