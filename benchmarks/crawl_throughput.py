@@ -361,9 +361,12 @@ def main() -> None:
         databases = [("SQLite", f"sqlite:///{folder}/archive.db")]
         if args.postgresql:
             databases.append(("PostgreSQL", args.postgresql))
+        # The real pages, served out of their sites, link to pages this server does not have:
+        # the crawl fetches the home page and the pages it lists, the pages the baselines get.
+        same_pages = ["-s", "DEPTH_LIMIT=1"] if args.real_pages else []
         for label, database in databases:
             command = [sys.executable, "-m", "crawler", "crawl", f"{base}/", "--db", database,
-                       "--no-progress", *LOCAL]  # fmt: skip
+                       "--no-progress", *LOCAL, *same_pages]  # fmt: skip
             count = archived_articles(database)
             runs.append(measure(f"newsarchive, {label}", args.articles, command, count=count,
                                 every=args.checkpoints))  # fmt: skip

@@ -333,6 +333,8 @@ def record_article_blocks(
     A block's `page_count` moves by one for each article that gains or loses it, in SQL, so two
     crawlers writing the same site's blocks at once count both.
     """
+    if is_new and not blocks:
+        return
     old_ids: set[int] = (
         set()
         if is_new
@@ -341,15 +343,27 @@ def record_article_blocks(
     new_ids: set[int] = set()
     if blocks:
         # One statement, compiled once per dialect, for all the article's blocks, sorted by key
-        # (no deadlock between two crawlers writing the same site's blocks).
+        # (no deadlock between two crawlers writing the same site's blocks). A new article
+        # gains all its blocks: the same statement counts them.
         rows = [
             {"site_id": site_id, "block_hash": block_hash, "text": blocks[block_hash],
-             "page_count": 0, "first_seen_at": seen_at, "last_seen_at": seen_at}
+             "page_count": int(is_new), "first_seen_at": seen_at, "last_seen_at": seen_at}
             for block_hash in sorted(blocks)
         ]  # fmt: skip
-        statement = _upsert_seen(session.get_bind().dialect.name, SiteBlock,
-                                 ("site_id", "block_hash"), returning_id=True)  # fmt: skip
+        dialect = session.get_bind().dialect.name
+        statement = (
+            _upsert_counted_block(dialect)
+            if is_new
+            else _upsert_seen(dialect, SiteBlock, ("site_id", "block_hash"), returning_id=True)
+        )
         new_ids = set(_run(session, statement, rows).scalars())
+    if is_new:
+        _run(
+            session,
+            _ARTICLE_BLOCK_INSERT,
+            [{"article_id": article_id, "block_id": block_id} for block_id in sorted(new_ids)],
+        )
+        return
     gone, added = sorted(old_ids - new_ids), sorted(new_ids - old_ids)
     if gone:
         _run(session, _ARTICLE_BLOCKS_DELETE, {"article_id": article_id, "ids": gone})
@@ -357,7 +371,7 @@ def record_article_blocks(
     if added:
         _run(
             session,
-            insert_into(_table(ArticleBlock)),
+            _ARTICLE_BLOCK_INSERT,
             [{"article_id": article_id, "block_id": block_id} for block_id in added],
         )
         _run(session, _BLOCK_COUNT_MOVE, {"ids": added, "by": 1})
@@ -365,6 +379,23 @@ def record_article_blocks(
 
 _ARTICLE_BLOCKS = _table(ArticleBlock)
 _SITE_BLOCKS = _table(SiteBlock)
+_ARTICLE_BLOCK_INSERT = insert_into(_ARTICLE_BLOCKS)
+
+
+@functools.cache
+def _upsert_counted_block(dialect: str) -> Any:
+    """INSERT a site's block counted once, or count it once more and move its `last_seen_at`
+    forward: for the blocks of an article new to the archive."""
+    insert = _insert(dialect, _SITE_BLOCKS)
+    return insert.on_conflict_do_update(
+        index_elements=["site_id", "block_hash"],
+        set_={
+            "last_seen_at": _later(_SITE_BLOCKS.c.last_seen_at, insert.excluded.last_seen_at),
+            "page_count": _SITE_BLOCKS.c.page_count + 1,
+        },
+    ).returning(_SITE_BLOCKS.c.id)
+
+
 _ARTICLE_BLOCK_IDS = select(_ARTICLE_BLOCKS.c.block_id).where(
     _ARTICLE_BLOCKS.c.article_id == bindparam("article_id")
 )
@@ -410,21 +441,28 @@ def replace_learned_banners(
 ) -> None:
     """Make `learned_banners` the article's learned banners, and recount the ones it loses
     (`is_new`: the article was just inserted and has none yet)."""
-    learned = select(ArticleBanner.banner_id).where(
-        ArticleBanner.article_id == article_id, ArticleBanner.origin == "learned"
+    stale = (
+        set()
+        if is_new
+        else set(_run(session, _LEARNED_BANNER_IDS, {"article_id": article_id}).scalars())
     )
-    stale = set() if is_new else set(session.scalars(learned))
     if stale:
-        session.execute(
-            delete(ArticleBanner).where(
-                ArticleBanner.article_id == article_id, ArticleBanner.origin == "learned"
-            )
-        )
+        _run(session, _LEARNED_BANNERS_DELETE, {"article_id": article_id})
     link_banners(
         session, article_id, learned_banners, site_id=site_id, seen_at=seen_at, origin="learned"
     )
     if stale:
         _recount_banners(session, stale)
+
+
+_LEARNED_BANNER_IDS = select(_ARTICLE_BANNERS.c.banner_id).where(
+    _ARTICLE_BANNERS.c.article_id == bindparam("article_id"),
+    _ARTICLE_BANNERS.c.origin == "learned",
+)
+_LEARNED_BANNERS_DELETE = delete(_ARTICLE_BANNERS).where(
+    _ARTICLE_BANNERS.c.article_id == bindparam("article_id"),
+    _ARTICLE_BANNERS.c.origin == "learned",
+)
 
 
 _VERSIONS = _table(ArticleVersion)

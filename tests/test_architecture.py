@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,29 @@ def test_storage_imports_neither_crawler_nor_scrapy(path):
 def test_stage_modules_import_no_scrapy(name):
     modules = imported_modules(ROOT / "crawler" / f"{name}.py")
     assert not {m for m in modules if m.split(".")[0] in {"scrapy", "twisted"}}
+
+
+def test_worker_processes_load_neither_scrapy_nor_sqlalchemy():
+    """A worker process imports crawler.workers and what analysing a page needs: every worker
+    of every crawl starts that way (spawned, one per core and one more), and Scrapy or the
+    archive's SQLAlchemy models would add a third of a second of CPU to each start."""
+    code = (
+        "import sys, crawler.workers; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scrapy', 'sqlalchemy'}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_the_storage_package_gives_each_name_it_exports():
+    """`from storage import make_engine` and the rest still work, imported on first use."""
+    import storage
+
+    assert all(getattr(storage, name) is not None for name in storage.__all__)
+    with pytest.raises(AttributeError):
+        storage.no_such_name  # noqa: B018
 
 
 def test_only_extraction_imports_trafilatura():

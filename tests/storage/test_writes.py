@@ -6,10 +6,16 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from storage.database import session_scope
-from storage.models import Article, ArticleBanner, Banner, Fetch, Site
+from storage.models import Article, ArticleBanner, Banner, Fetch, Site, SiteBlock
 from storage.models import Article as ArticleModel
 from storage.queries import article_banners, article_by_url
-from storage.writes import fetch_body, record_fetch, upsert_article, upsert_site
+from storage.writes import (
+    fetch_body,
+    record_article_blocks,
+    record_fetch,
+    upsert_article,
+    upsert_site,
+)
 from tests.support.records import FETCHED_AT, NOTICE, article_record, fetch_record
 
 
@@ -131,3 +137,37 @@ def test_upsert_site_adds_the_name_once_known(sessions):
 def test_records_are_frozen_and_replaceable():
     record = article_record()
     assert replace(record, title="x").title == "x"
+
+
+def block_counts(sessions) -> dict[str, tuple[int, object]]:
+    with session_scope(sessions) as session:
+        rows = session.execute(select(SiteBlock.text, SiteBlock.page_count, SiteBlock.last_seen_at))
+        return {text: (count, seen) for text, count, seen in rows}
+
+
+def test_a_sites_blocks_count_the_articles_that_hold_them(sessions):
+    """New articles count their blocks as they insert them; an article stored again moves the
+    counts of the blocks it gained or lost only, and the last-seen time forward only."""
+    later = FETCHED_AT + timedelta(days=1)
+    bodies = {"a": ["shared", "only a"], "b": ["shared", "only b"], "c": ["shared"]}
+    ids = {}
+    with session_scope(sessions) as session:
+        site_id = upsert_site(session, "news.example", seen_at=FETCHED_AT)
+        for name, paragraphs in bodies.items():
+            record = article_record(name)
+            ids[name] = upsert_article(session, record, site_id=site_id).article_id
+            blocks = {f"hash {text}": text for text in paragraphs}
+            seen = later if name == "c" else FETCHED_AT
+            record_article_blocks(
+                session, ids[name], blocks, site_id=site_id, seen_at=seen, is_new=True
+            )
+    assert block_counts(sessions) == {
+        "shared": (3, later), "only a": (1, FETCHED_AT), "only b": (1, FETCHED_AT),
+    }  # fmt: skip
+    for _ in range(2):  # b now holds "only a" instead of "only b"; the second time, no change
+        with session_scope(sessions) as session:
+            blocks = {"hash shared": "shared", "hash only a": "only a"}
+            record_article_blocks(session, ids["b"], blocks, site_id=site_id, seen_at=FETCHED_AT)
+        assert block_counts(sessions) == {
+            "shared": (3, later), "only a": (2, FETCHED_AT), "only b": (0, FETCHED_AT),
+        }  # fmt: skip
