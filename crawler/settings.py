@@ -38,6 +38,8 @@ ARCHIVE_SQLITE_BUSY_TIMEOUT = 30.0
 ARCHIVE_STORAGE_RETRY_SECONDS = 60.0
 # The most pages one transaction of the archive's writer thread holds (group commit).
 ARCHIVE_WRITE_BATCH = 50
+# Seconds the writer waits for a batch to fill before it writes the pages that wait.
+ARCHIVE_WRITE_LINGER = 0.1
 # The most requests one site gets in one run: an endless calendar or pagination stops there.
 ARCHIVE_MAX_PAGES_PER_SITE = 20000
 # Requests waiting to be fetched that the crawl keeps in memory, per site and priority; the rest

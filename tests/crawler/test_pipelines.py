@@ -243,3 +243,45 @@ def test_the_writer_caps_a_transaction_at_the_batch_size(database_url):
     assert store_together(pipeline, items) == items
     assert len(commits) == 3  # 2 + 2 + 1 pages
     pipeline.engine.dispose()
+
+
+def counted_pipeline(database_url, **settings):
+    crawler = get_crawler(
+        NewsSpider, settings_dict={"ARCHIVE_DATABASE_URL": database_url, **settings}
+    )
+    crawler.spider = crawler._create_spider(start_urls=f"{BASE_URL}/")
+    pipeline = StoragePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    commits: list[int] = []
+    event.listen(pipeline.engine, "commit", lambda connection: commits.append(1))
+    return pipeline, commits
+
+
+def test_pages_arriving_one_by_one_are_written_together(database_url):
+    """The writer lingers for a batch: pages that arrive one at a time, as a crawl's responses
+    do, share one transaction, written as soon as the batch is whole (not after the linger)."""
+    pipeline, commits = counted_pipeline(
+        database_url, ARCHIVE_WRITE_BATCH=3, ARCHIVE_WRITE_LINGER=600
+    )
+    items = article_items(3)
+
+    async def one_by_one():
+        stored = []
+        for item in items:
+            stored.append(asyncio.ensure_future(pipeline.process_item(item)))
+            await asyncio.sleep(0)  # the next response comes in a later turn of the loop
+        return await asyncio.wait_for(asyncio.gather(*stored), timeout=60)
+
+    assert asyncio.run(one_by_one()) == items
+    assert len(commits) == 1
+    pipeline.engine.dispose()
+
+
+def test_a_lone_page_is_written_once_the_linger_is_over(database_url):
+    pipeline, commits = counted_pipeline(database_url, ARCHIVE_WRITE_LINGER=0.05)
+    items = article_items(1)
+    assert store_together(pipeline, items) == items
+    assert len(commits) == 1
+    with session_scope(pipeline.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 1
+    pipeline.engine.dispose()
