@@ -255,10 +255,10 @@ class StoragePipeline:
             self.writing = None
 
     async def _linger(self) -> None:
-        """Wait up to ARCHIVE_WRITE_LINGER seconds for a whole batch of pages to wait: each
-        commit, with the search index's update, costs the same for one page as for fifty, and
-        a crawl fetching dozens of pages a second would otherwise commit nearly each one alone
-        (the crawl's writer spent 2 ms less CPU a page with 0.1 s, docs/performance.md)."""
+        """Wait up to ARCHIVE_WRITE_LINGER seconds for a whole batch of pages to wait: a commit,
+        with the search index's update, costs about the same for one page as for fifty, and a
+        crawl fetching dozens of pages a second would otherwise commit nearly each one alone
+        (with 0.1 s, the writer spent 1.5 ms less CPU a real page: docs/performance.md)."""
         if not self.linger_seconds or self.stopping or len(self.pending) >= self.batch_pages:
             return
         self.batch_filled = asyncio.Event()
