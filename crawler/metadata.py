@@ -56,9 +56,10 @@ class MarkedElements:
     element costs far more).
 
     The attributes of all the elements are kept as one text, an element's a line of it
-    (separated by NUL, which no attribute holds), so that a reader's pattern runs once over the
-    page's marks instead of once per element. The patterns are literal words (crawler.banners'
-    tries, the date and breadcrumb words): a match never spans two elements' lines.
+    (separated by NUL, which no attribute holds: lxml reads one as U+FFFD), so that a reader's
+    pattern runs once over the page's marks instead of once per element. The patterns are
+    literal words (crawler.banners' tries, the date and breadcrumb words): a match never spans
+    two elements' lines.
     """
 
     def __init__(self, elements: list[html.HtmlElement], marks: list[str]) -> None:
@@ -76,7 +77,7 @@ class MarkedElements:
             values = (get("class"), get("id"), get("role"), get("aria-label"))  # MARK_ATTRIBUTES
             if values != NO_MARKS:
                 elements.append(element)
-                marks.append(" ".join(filter(None, values)).lower().replace(SEPARATOR, " "))
+                marks.append(" ".join(filter(None, values)).lower())
         return cls(elements, marks)
 
     def matching(self, pattern: re.Pattern[str]) -> Iterator[html.HtmlElement]:

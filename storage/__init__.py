@@ -33,19 +33,10 @@ if TYPE_CHECKING:
     from storage.search import InvalidSearchQuery, SearchHit, search_articles
     from storage.writes import record_fetch, upsert_article, upsert_site
 
-_MODULES = {
-    "storage.database": (
-        "DEFAULT_DATABASE_URL", "DatabaseURLError", "make_engine", "make_session_factory",
-        "normalize_database_url", "session_scope",
-    ),
-    "storage.queries": (
-        "ArticleFilter", "archive_stats", "article_by_id", "article_by_url", "iter_articles",
-    ),
-    "storage.records": ("ArticleRecord", "BannerRecord", "FetchRecord"),
-    "storage.search": ("InvalidSearchQuery", "SearchHit", "search_articles"),
-    "storage.writes": ("record_fetch", "upsert_article", "upsert_site"),
-}  # fmt: skip
-_HOME = {name: module for module, names in _MODULES.items() for name in names}
+# Where the names of __all__ live, searched in this order when one is first used.
+_MODULES = ("storage.database", "storage.queries", "storage.records", "storage.search",
+            "storage.writes")  # fmt: skip
+_MISSING = object()
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -72,8 +63,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'storage' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
+    if name in __all__:
+        for module in _MODULES:
+            value = getattr(importlib.import_module(module), name, _MISSING)
+            if value is not _MISSING:
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module 'storage' has no attribute {name!r}")

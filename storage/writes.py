@@ -333,38 +333,22 @@ def record_article_blocks(
     A block's `page_count` moves by one for each article that gains or loses it, in SQL, so two
     crawlers writing the same site's blocks at once count both.
     """
-    if is_new and not blocks:
-        return
-    old_ids: set[int] = (
-        set()
-        if is_new
-        else set(_run(session, _ARTICLE_BLOCK_IDS, {"article_id": article_id}).scalars())
-    )
-    new_ids: set[int] = set()
-    if blocks:
-        # One statement, compiled once per dialect, for all the article's blocks, sorted by key
-        # (no deadlock between two crawlers writing the same site's blocks). A new article
-        # gains all its blocks: the same statement counts them.
-        rows = [
-            {"site_id": site_id, "block_hash": block_hash, "text": blocks[block_hash],
-             "page_count": int(is_new), "first_seen_at": seen_at, "last_seen_at": seen_at}
-            for block_hash in sorted(blocks)
-        ]  # fmt: skip
-        dialect = session.get_bind().dialect.name
-        statement = (
-            _upsert_counted_block(dialect)
-            if is_new
-            else _upsert_seen(dialect, SiteBlock, ("site_id", "block_hash"), returning_id=True)
-        )
-        new_ids = set(_run(session, statement, rows).scalars())
-    if is_new:
-        _run(
-            session,
-            _ARTICLE_BLOCK_INSERT,
-            [{"article_id": article_id, "block_id": block_id} for block_id in sorted(new_ids)],
-        )
-        return
-    gone, added = sorted(old_ids - new_ids), sorted(new_ids - old_ids)
+    # All the article's blocks in one statement, compiled once per dialect, sorted by key (no
+    # deadlock between two crawlers writing the same site's blocks).
+    rows = [
+        {"site_id": site_id, "block_hash": block_hash, "text": blocks[block_hash],
+         "page_count": int(is_new), "first_seen_at": seen_at, "last_seen_at": seen_at}
+        for block_hash in sorted(blocks)
+    ]  # fmt: skip
+    dialect = session.get_bind().dialect.name
+    if is_new:  # it gains all its blocks, and the upsert counts them
+        counted = _run(session, _upsert_counted_block(dialect), rows).scalars() if rows else []
+        gone, added = [], sorted(counted)
+    else:
+        old_ids = set(_run(session, _ARTICLE_BLOCK_IDS, {"article_id": article_id}).scalars())
+        upsert = _upsert_seen(dialect, SiteBlock, ("site_id", "block_hash"), returning_id=True)
+        new_ids = set(_run(session, upsert, rows).scalars()) if rows else set()
+        gone, added = sorted(old_ids - new_ids), sorted(new_ids - old_ids)
     if gone:
         _run(session, _ARTICLE_BLOCKS_DELETE, {"article_id": article_id, "ids": gone})
         _run(session, _BLOCK_COUNT_MOVE, {"ids": gone, "by": -1})
@@ -374,7 +358,8 @@ def record_article_blocks(
             _ARTICLE_BLOCK_INSERT,
             [{"article_id": article_id, "block_id": block_id} for block_id in added],
         )
-        _run(session, _BLOCK_COUNT_MOVE, {"ids": added, "by": 1})
+        if not is_new:
+            _run(session, _BLOCK_COUNT_MOVE, {"ids": added, "by": 1})
 
 
 _ARTICLE_BLOCKS = _table(ArticleBlock)
