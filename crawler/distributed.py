@@ -12,6 +12,9 @@ G7, F12, F14, F15, S12):
   renewing its heartbeat key; after `ARCHIVE_REDIS_LEASE_SECONDS` any other worker puts its
   leases back in the frontier. So a killed worker loses nothing: its in-flight pages are
   fetched again by the others (and archived once, since archive writes are upserts).
+- A link a page leads to is marked in the seen-set and queued in one step (one Lua script;
+  scrapy-redis uses two commands, and a worker killed between them leaves a link marked seen
+  that nobody fetches), before that page's lease is returned.
 - The shared state is kept when a worker stops (`SCHEDULER_PERSIST` is forced on, flushing on
   start forced off; a crawl started otherwise is refused). A worker that stops returns its
   leases. Only the last worker of a crawl that ran dry clears the crawl's keys, so that the next
@@ -239,6 +242,19 @@ redis.call('ZREM', KEYS[1], entry[1])
 redis.call('HSET', KEYS[2], entry[1], entry[2])
 return entry[1]
 """
+# Queue a request a worker found, unless its fingerprint (ARGV[3]; '' for a request that is not
+# filtered) is in the seen-set: marked seen and queued in one step, since a worker killed between
+# the two would leave a link marked seen that nobody fetches. The lease of the request it comes
+# back as (ARGV[4]: a retry, a redirect; '' for none) is returned in the same step.
+QUEUE_UNSEEN = """
+local queued = 0
+if ARGV[3] == '' or redis.call('SADD', KEYS[2], ARGV[3]) == 1 then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+  queued = 1
+end
+if ARGV[4] ~= '' then redis.call('HDEL', KEYS[3], ARGV[4]) end
+return queued
+"""
 # Put every request leased to a worker back in the frontier, and forget the worker.
 RETURN_LEASES = """
 local leased = redis.call('HGETALL', KEYS[2])
@@ -294,6 +310,7 @@ class LeasedQueue(RedisQueue):  # type: ignore[misc]
         self.lease_ms = int(spider.settings.getfloat("ARCHIVE_REDIS_LEASE_SECONDS", 60) * 1000)
         self.workers_key = f"{self.key}:workers"
         self._pop = server.register_script(POP_AND_LEASE)
+        self._queue_unseen = server.register_script(QUEUE_UNSEEN)
         self._return = server.register_script(RETURN_LEASES)
 
     def leases_key(self, worker: str) -> str:
@@ -305,12 +322,17 @@ class LeasedQueue(RedisQueue):  # type: ignore[misc]
     def __len__(self) -> int:
         return int(self.server.zcard(self.key))
 
-    def push(self, request: Request) -> None:
-        # A request that comes back (a retry, a redirect) returns its lease once it is queued.
+    def push(self, request: Request, *, seen: tuple[str, str] | None = None) -> bool:
+        """Queue `request`; with `seen` (the seen-set's key and the request's fingerprint),
+        only if the fingerprint is new, marking it seen in the same step. A request that comes
+        back (a retry, a redirect) returns its lease in that step too. True if queued."""
         lease = request.meta.pop(LEASE, None)
-        self.server.zadd(self.key, {self._encode_request(request): -request.priority})
-        if lease is not None:
-            self.ack(lease)
+        seen_key, fingerprint = seen or (self.key, "")
+        queued = self._queue_unseen(
+            keys=[self.key, seen_key, self.leases_key(self.worker)],
+            args=[self._encode_request(request), -request.priority, fingerprint, lease or ""],
+        )
+        return bool(queued)
 
     def pop(self, timeout: int = 0) -> Request | None:
         data = self._pop(keys=[self.key, self.leases_key(self.worker)])
@@ -402,7 +424,6 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
             (scheduler.item_done, signals.item_scraped),
             (scheduler.item_done, signals.item_dropped),
             (scheduler.item_done, signals.item_error),
-            (scheduler.request_dropped, signals.request_dropped),
             (scheduler.spider_idle, signals.spider_idle),
         ):
             crawler.signals.connect(handler, signal=signal)
@@ -525,13 +546,14 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
             self.unsent.append(request)
             return True
 
-    # scrapy-redis' own version passes `spider` to the stats, which Scrapy 2.13+ deprecates.
+    # scrapy-redis asks the seen-set, then queues: two commands, and a worker killed between
+    # them loses the request (marked seen, queued nowhere). LeasedQueue.push does both at once.
     def _enqueue(self, request: Request) -> bool:
-        if not request.dont_filter and self.df.request_seen(request):
+        seen = None if request.dont_filter else (self.df.key, self.df.request_fingerprint(request))
+        if not self.queue.push(request, seen=seen):
             self.df.log(request, self.spider)
             return False
         self.stats.inc_value("scheduler/enqueued/redis")
-        self.queue.push(request)
         return True
 
     def _send_unsent(self) -> None:
@@ -555,15 +577,11 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
 
     def item_done(self, response: Response | Any = None, **_: Any) -> None:
         request = getattr(response, "request", None)
-        self._return_lease(request.meta.get(LEASE) if request is not None else None)
-
-    def request_dropped(self, request: Request, **_: Any) -> None:
-        self._return_lease(request.meta.pop(LEASE, None))
-
-    def _return_lease(self, lease: bytes | str | None) -> None:
+        lease = request.meta.get(LEASE) if request is not None else None
         if lease is None or self.redis_gone:
             return
         try:
+            self._send_unsent()  # what the page led to is queued before the page is done
             self.queue.ack(lease)
         except RedisError as exc:  # left in this worker's leases: dropped when it is idle
             self._redis_failed(exc)

@@ -17,10 +17,13 @@ from urllib.parse import urlsplit
 import pytest
 from redis import Redis
 from redis.exceptions import RedisError
+from scrapy import Request
+from scrapy_redis.dupefilter import RFPDupeFilter
 
 from crawler import distributed
 from tests.support.commands import LOCAL_SITE_OPTIONS, TIMEOUT_SECONDS, newsarchive
 from tests.support.news_farm import serve_news_farm
+from tests.support.redis_proxy import killing_redis_proxy
 
 pytestmark = [pytest.mark.end_to_end, pytest.mark.postgresql]
 
@@ -56,18 +59,20 @@ def archive(postgresql_template) -> Iterator[str]:
 
 
 def worker_command(
-    base_url: str, database_url: str, name: str, worker: str, *extra: str
-) -> list[str]:
+    base_url: str, database_url: str, name: str, worker: str, *extra: str,
+    redis_url: str = REDIS_URL,
+) -> list[str]:  # fmt: skip
     return [sys.executable, "-m", "crawler", "crawl", f"{base_url}/", "--db", database_url,
-            "--no-progress", "--redis", REDIS_URL, "--shared-crawl", name, *LOCAL_SITE_OPTIONS,
+            "--no-progress", "--redis", redis_url, "--shared-crawl", name, *LOCAL_SITE_OPTIONS,
             "-s", f"ARCHIVE_WORKER_NAME={worker}", "-s", "ARCHIVE_REDIS_LEASE_SECONDS=2",
             *extra]  # fmt: skip
 
 
-def start_worker(*args: str) -> subprocess.Popen[str]:
+def start_worker(*args: str, redis_url: str = REDIS_URL) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        worker_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        worker_command(*args, redis_url=redis_url),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
 
 
 def archived_urls(database_url: str) -> list[str]:
@@ -113,6 +118,38 @@ def test_three_workers_archive_every_article_once_even_when_one_is_killed(
     # The crawl ran dry: its last worker cleared the shared frontier for the next crawl.
     status = distributed.shared_crawl_status(redis, shared_name)
     assert (status.queued, status.seen, status.workers) == (0, 0, [])
+
+
+def test_a_worker_killed_right_after_marking_a_link_seen_loses_nothing(archive, redis, shared_name):
+    """The worst moment to die: Redis has just marked an article's link as seen, the worker has
+    not heard back. The link must be queued by then: every later find of it is a duplicate, so
+    nobody would ever fetch it."""
+    fingerprint = RFPDupeFilter(redis, "unused").request_fingerprint
+    with serve_news_farm(ARTICLES) as site:
+        articles = [
+            fingerprint(Request(site.farm.base_url + path)).encode()
+            for path in site.farm.article_paths()
+        ]
+        marked = 0
+
+        def tenth_article_marked(command: bytes, answer: bytes) -> bool:
+            nonlocal marked
+            if answer.startswith(b":1") and any(article in command for article in articles):
+                marked += 1
+            return marked == 10
+
+        with killing_redis_proxy(REDIS_URL, tenth_article_marked) as proxy:
+            first = start_worker(site.farm.base_url, archive, shared_name, "first",
+                                 redis_url=proxy.url)  # fmt: skip
+            proxy.victim = first.pid
+            assert proxy.killed.wait(TIMEOUT_SECONDS), "the worker never marked ten articles"
+            first.communicate(timeout=60)
+        assert first.returncode == -signal.SIGKILL
+        # Another worker takes the crawl over, with the dead one's leases once they expire.
+        finish(start_worker(site.farm.base_url, archive, shared_name, "second"))
+
+    urls = archived_urls(archive)
+    assert len(urls) == len(set(urls)) == ARTICLES
 
 
 def test_a_stopping_worker_leaves_the_shared_frontier_to_the_others(archive, redis, shared_name):
