@@ -1,6 +1,6 @@
 """What the item pipelines cost per page, apart from fetching and extraction, in one run.
 
-    python benchmarks/storage_writes.py [--articles 500] [--postgresql URL]
+    python benchmarks/storage_writes.py [--articles 500] [--postgresql URL] [--growth 10000]
 
 Renders article pages of the generated site (tests/support/news_farm.py), analyses each once
 (crawler.analysis, as the worker processes do) before the clock starts, then times the crawl's
@@ -10,6 +10,10 @@ writer thread runs them, one page per transaction and in batches of 50 pages:
 CPU milliseconds per page. Baseline in the same run: the least any archive
 must do for a page, one transaction inserting its fetch (body already compressed) and its
 article row, through the same engine.
+
+With --growth N: N articles of one site written into one archive in batches, and the CPU time a
+page costs for each tenth of them: it should not grow with the archive (a cost that counts the
+site's rows would).
 """
 
 from __future__ import annotations
@@ -78,6 +82,25 @@ def time_pipeline(database_url: str, items: list[ArchivePageItem], batch: int) -
     return elapsed / len(items)
 
 
+def time_growth(
+    database_url: str, items: list[ArchivePageItem], parts: int = 10
+) -> list[tuple[float, float]]:
+    """CPU and wall seconds per page of each successive `parts`-th of `items`, written into
+    one archive (the wall time holds the database server's work, on PostgreSQL)."""
+    upgrade(database_url)
+    pipeline = StoragePipeline(database_url=database_url, stats=Stats())  # type: ignore[arg-type]
+    pipeline.open_spider()
+    size, costs = -(-len(items) // parts), []
+    for part in range(0, len(items), size):
+        cpu, wall = time.process_time(), time.perf_counter()
+        for start in range(part, min(part + size, len(items)), DEFAULT_WRITE_BATCH):
+            pipeline.store_batch(items[start : min(start + DEFAULT_WRITE_BATCH, part + size)])
+        pages = len(items[part : part + size])
+        costs.append(((time.process_time() - cpu) / pages, (time.perf_counter() - wall) / pages))
+    pipeline.writer.shutdown()
+    return costs
+
+
 def time_baseline(database_url: str, items: list[ArchivePageItem]) -> float:
     """CPU seconds per page of one transaction inserting a fetch and an article row."""
     upgrade(database_url)
@@ -117,7 +140,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=500)
     parser.add_argument("--postgresql", metavar="URL", help="also write into this (empty) database")
+    parser.add_argument(
+        "--growth",
+        type=int,
+        metavar="N",
+        help="instead: the cost of a page as one archive grows to N articles",
+    )
     args = parser.parse_args()
+    if args.growth:
+        growth(args.growth, args.postgresql)
+        return
     items = analysed_pages(args.articles)
     folder = tempfile.mkdtemp()
     targets = [("SQLite", f"sqlite:///{folder}/pipeline.db", f"sqlite:///{folder}/baseline.db")]
@@ -135,6 +167,21 @@ def main() -> None:
         floor = time_baseline(baseline_url, _elsewhere(items, "baseline"))
         print(f"{name:12} {1000 * single:30.2f} {1000 * batched:32.2f} {1000 * floor:9.2f} "
               f"{single / floor:5.2f} {batched / floor:5.2f}")  # fmt: skip
+
+
+def growth(articles: int, postgresql: str | None) -> None:
+    items = analysed_pages(articles)
+    targets = [("SQLite", f"sqlite:///{tempfile.mkdtemp()}/growth.db")]
+    if postgresql:
+        targets.append(("PostgreSQL", postgresql))
+    print(f"{articles} analysed article pages of the generated site, written in batches of "
+          f"{DEFAULT_WRITE_BATCH}: ms/page for each tenth, and last tenth / first")  # fmt: skip
+    for name, url in targets:
+        costs = time_growth(url, items)
+        for index, label in ((0, "CPU"), (1, "wall")):
+            tenths = [cost[index] for cost in costs]
+            print(f"{name:12} {label:5}" + " ".join(f"{1000 * cost:6.2f}" for cost in tenths)
+                  + f"   {tenths[-1] / tenths[0]:5.2f}")  # fmt: skip
 
 
 def _other_file(url: str, name: str) -> str:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 import zstandard
-from sqlalchemy import Table, bindparam, case, delete, func, select, update
+from sqlalchemy import Table, bindparam, case, delete, select, update
 from sqlalchemy import insert as insert_into
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -241,7 +241,12 @@ def link_banners(
     seen_at: datetime,
     origin: str = "page",
 ) -> None:
-    """Store `banners` for the site (once each) and link them to the article."""
+    """Store `banners` for the site (once each) and link them to the article.
+
+    A banner's `page_count` moves by one for each article newly linked to it, in SQL: never
+    recounted, since a notice on every page of a site of a million articles would cost a count
+    of a million links for each page stored.
+    """
     if not banners:
         return
     dialect = session.get_bind().dialect.name
@@ -252,35 +257,45 @@ def link_banners(
         for text_hash, banner in sorted(unique.items())
     ]  # fmt: skip
     upsert = _upsert_seen(dialect, Banner, ("site_id", "text_hash"), returning_id=True)
-    banner_ids = list(_run(session, upsert, rows).scalars())
-    _run(
-        session,
-        _upsert_seen(dialect, ArticleBanner, ("article_id", "banner_id"), returning_id=False),
-        [
-            {"article_id": article_id, "banner_id": banner_id, "first_seen_at": seen_at,
-             "last_seen_at": seen_at, "origin": origin}
-            for banner_id in sorted(banner_ids)
-        ],
-    )  # fmt: skip
-    _recount_banners(session, set(banner_ids))
-
-
-def _recount_banners(session: Session, banner_ids: set[int]) -> None:
-    """Set `page_count` of the banners `banner_ids` to their number of article links."""
-    _run(session, _BANNER_RECOUNT, {"ids": sorted(banner_ids)})
+    banner_ids = sorted(_run(session, upsert, rows).scalars())
+    links = [
+        {"article_id": article_id, "banner_id": banner_id, "first_seen_at": seen_at,
+         "last_seen_at": seen_at, "origin": origin}
+        for banner_id in banner_ids
+    ]  # fmt: skip
+    # Only the new links come back: a link the article has is left as it is...
+    added = set(_run(session, _link_banners(dialect), links).scalars())
+    if added:
+        _run(session, _BANNER_COUNT_MOVE, {"ids": sorted(added), "by": 1})
+    if len(added) < len(banner_ids):  # ...but for its last sighting
+        kept = sorted(set(banner_ids) - added)
+        _run(session, _ARTICLE_BANNERS_SEEN, {"article": article_id, "ids": kept,
+                                              "seen_at": seen_at})  # fmt: skip
 
 
 _BANNERS, _ARTICLE_BANNERS = _table(Banner), _table(ArticleBanner)
-_BANNER_RECOUNT = (
+_BANNER_COUNT_MOVE = (
     update(_BANNERS)
     .where(_BANNERS.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        page_count=select(func.count())
-        .where(_ARTICLE_BANNERS.c.banner_id == _BANNERS.c.id)
-        .correlate(_BANNERS)
-        .scalar_subquery()
-    )
+    .values(page_count=_BANNERS.c.page_count + bindparam("by"))
 )
+_ARTICLE_BANNERS_SEEN = (
+    update(_ARTICLE_BANNERS)
+    .where(
+        _ARTICLE_BANNERS.c.article_id == bindparam("article"),
+        _ARTICLE_BANNERS.c.banner_id.in_(bindparam("ids", expanding=True)),
+    )
+    .values(last_seen_at=_later(_ARTICLE_BANNERS.c.last_seen_at, bindparam("seen_at")))
+)
+
+
+@functools.cache
+def _link_banners(dialect: str) -> Any:
+    """INSERT an article's banner links, skipping those it has; RETURNING the new ones."""
+    insert = _insert(dialect, _ARTICLE_BANNERS)
+    return insert.on_conflict_do_nothing(index_elements=["article_id", "banner_id"]).returning(
+        _ARTICLE_BANNERS.c.banner_id
+    )
 
 
 def start_run(
@@ -431,13 +446,12 @@ def replace_learned_banners(
         if is_new
         else set(_run(session, _LEARNED_BANNER_IDS, {"article_id": article_id}).scalars())
     )
-    if stale:
+    if stale:  # unlinked, and linked again below if still learned (counted -1, then +1)
         _run(session, _LEARNED_BANNERS_DELETE, {"article_id": article_id})
+        _run(session, _BANNER_COUNT_MOVE, {"ids": sorted(stale), "by": -1})
     link_banners(
         session, article_id, learned_banners, site_id=site_id, seen_at=seen_at, origin="learned"
     )
-    if stale:
-        _recount_banners(session, stale)
 
 
 _LEARNED_BANNER_IDS = select(_ARTICLE_BANNERS.c.banner_id).where(

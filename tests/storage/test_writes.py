@@ -9,6 +9,7 @@ from storage.database import session_scope
 from storage.models import Article, ArticleBanner, Banner, Fetch, Site, SiteBlock
 from storage.models import Article as ArticleModel
 from storage.queries import article_banners, article_by_url
+from storage.records import BannerRecord
 from storage.writes import (
     fetch_body,
     record_article_blocks,
@@ -171,3 +172,53 @@ def test_a_sites_blocks_count_the_articles_that_hold_them(sessions):
         assert block_counts(sessions) == {
             "shared": (3, later), "only a": (2, FETCHED_AT), "only b": (0, FETCHED_AT),
         }  # fmt: skip
+
+
+def banner_counts(sessions) -> dict[str, tuple[int, int]]:
+    """Each banner's page_count, beside the number of articles linked to it."""
+    with session_scope(sessions) as session:
+        links = (
+            select(func.count())
+            .where(ArticleBanner.banner_id == Banner.id)
+            .correlate(Banner)
+            .scalar_subquery()
+        )
+        rows = session.execute(select(Banner.text, Banner.page_count, links))
+        return {text: (page_count, linked) for text, page_count, linked in rows}
+
+
+def test_a_banners_page_count_is_the_number_of_articles_showing_it(sessions):
+    """Counted as articles are linked to it, never recounted: new articles add one each, an
+    article stored again adds nothing, learned banners an article loses take theirs back."""
+    alert = BannerRecord(kind="alert", text="Strike on Tuesday: no trains.", text_hash="alert")
+    cookie = BannerRecord(kind="learned", text="We use cookies.", text_hash="cookie")
+    with session_scope(sessions) as session:
+        site_id = upsert_site(session, "news.example", seen_at=FETCHED_AT)
+        for slug in ("a", "b", "c"):
+            upsert_article(session, article_record(slug), site_id=site_id,
+                           learned_banners=(cookie,) if slug != "c" else ())  # fmt: skip
+    assert banner_counts(sessions) == {NOTICE.text: (3, 3), cookie.text: (2, 2)}
+    for _ in range(2):  # b again: it shows the alert now, the cookie box no longer
+        later = FETCHED_AT + timedelta(hours=1)
+        with session_scope(sessions) as session:
+            record = article_record("b", banners=(NOTICE, alert), fetched_at=later)
+            upsert_article(session, record, site_id=site_id)
+        assert banner_counts(sessions) == {
+            NOTICE.text: (3, 3), cookie.text: (1, 1), alert.text: (1, 1),
+        }  # fmt: skip
+    with session_scope(sessions) as session:  # a again, with the same banners: no change
+        upsert_article(session, article_record("a"), site_id=site_id, learned_banners=(cookie,))
+        notice_seen = dict(
+            session.execute(
+                select(Article.canonical_url, ArticleBanner.last_seen_at)
+                .join(ArticleBanner.article)
+                .join(ArticleBanner.banner)
+                .where(Banner.text == NOTICE.text)
+            ).all()
+        )
+    assert banner_counts(sessions) == {NOTICE.text: (3, 3), cookie.text: (1, 1), alert.text: (1, 1)}
+    assert notice_seen == {  # an old link's last sighting moves with the page showing it again
+        "https://news.example/a": FETCHED_AT,
+        "https://news.example/b": FETCHED_AT + timedelta(hours=1),
+        "https://news.example/c": FETCHED_AT,
+    }
