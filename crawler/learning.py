@@ -132,14 +132,18 @@ def relearn_site(
     settings: LearningSettings,
     *,
     date_order_hint: str | None = None,
+    article_count: int | None = None,
 ) -> int:
     """Bring a site's boilerplate up to date with its counts; re-clean the articles it changes.
 
     Returns how many articles were re-cleaned or re-dated. Works from stored raw bodies and
-    date candidates, never re-fetches.
+    date candidates, never re-fetches. `article_count`: the site's articles, if the caller
+    knows them (else they are counted).
     """
     redated = relearn_date_order(session, site_id, hint=date_order_hint)
-    threshold = settings.threshold(site_article_count(session, site_id))
+    if article_count is None:
+        article_count = site_article_count(session, site_id)
+    threshold = settings.threshold(article_count)
     flipped = blocks_to_flip(session, site_id, threshold)
     if not flipped:
         return redated

@@ -7,6 +7,7 @@ import itertools
 import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
 
@@ -23,6 +24,7 @@ from crawler.learning import LearningSettings, relearn_site, store_article
 from crawler.normalization import normalize_article, site_host
 from storage.database import make_engine, make_session_factory, session_scope
 from storage.migrate import ensure_current
+from storage.queries import site_article_count
 from storage.records import FetchRecord
 from storage.writes import finish_run, record_fetch, start_run, upsert_site
 
@@ -38,6 +40,18 @@ logger = logging.getLogger(__name__)
 DEFAULT_WRITE_BATCH = 50
 # Seconds a transaction waits for more pages before it is written (ARCHIVE_WRITE_LINGER).
 DEFAULT_WRITE_LINGER = 0.1
+# A site's articles are counted again (a read of the site's whole index) once a crawl has added
+# a hundredth of them since the last count: on a site of a million articles, once every 10,000
+# instead of at every relearning (every 25).
+RECOUNT_SHARE = 100
+
+
+@dataclass
+class SiteArticles:
+    """A site's articles as last counted, and the new ones a crawl stored since."""
+
+    counted: int
+    added: int = 0
 
 
 def storage_failure(error: OperationalError, database_url: str) -> str:
@@ -161,6 +175,8 @@ class StoragePipeline:
         self.date_order_hint: str | None = None
         # Articles stored per site since its boilerplate was last brought up to date.
         self.unlearned: Counter[int] = Counter()
+        # Per site: its articles when last counted, and the new ones this crawl stored since.
+        self.site_articles: dict[int, SiteArticles] = {}
         # The ids of the sites (host and name) this crawl has stored pages of.
         self.site_ids: dict[tuple[str, str | None], int] = {}
         self.batch_pages = max(1, batch_pages)
@@ -327,8 +343,12 @@ class StoragePipeline:
         updated, unchanged, or None for a page without an article); raise what the database
         raised. Runs in the writer thread."""
         site_ids = dict(self.site_ids)
-        with session_scope(self.sessions) as session:
-            outcomes = [self._store_page(session, item, site_ids) for item in items]
+        try:
+            with session_scope(self.sessions) as session:
+                outcomes = [self._store_page(session, item, site_ids) for item in items]
+        except BaseException:
+            self.site_articles.clear()  # counted in a transaction that did not commit
+            raise
         self.site_ids = site_ids  # committed: known from now on
         return outcomes
 
@@ -350,6 +370,8 @@ class StoragePipeline:
             fetch_id=fetch_id,
             date_order_hint=self.date_order_hint,
         )
+        if write.outcome == "new" and site_id in self.site_articles:
+            self.site_articles[site_id].added += 1
         self.unlearned[site_id] += 1
         if self.unlearned[site_id] >= self.learning.relearn_every:
             self._relearn(session, site_id)
@@ -357,11 +379,24 @@ class StoragePipeline:
 
     def _relearn(self, session: Session, site_id: int) -> None:
         cleaned = relearn_site(
-            session, site_id, self.learning, date_order_hint=self.date_order_hint
+            session,
+            site_id,
+            self.learning,
+            date_order_hint=self.date_order_hint,
+            article_count=self._article_count(session, site_id),
         )
         self.unlearned[site_id] = 0
         if cleaned:
             self.stats.inc_value("archive/articles_recleaned", cleaned)
+
+    def _article_count(self, session: Session, site_id: int) -> int:
+        """The site's articles: counted, or as last counted plus the new ones stored since, if
+        those are fewer than a hundredth of them (other crawlers' new articles are then
+        missed for a while: by a share too small to move the boilerplate threshold much)."""
+        known = self.site_articles.get(site_id)
+        if known is None or known.added * RECOUNT_SHARE > known.counted:
+            known = self.site_articles[site_id] = SiteArticles(site_article_count(session, site_id))
+        return known.counted + known.added
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.run_id is None:

@@ -15,11 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from crawler.analysis import AnalysisRequest, analyze_page
 from crawler.exceptions import NotAnArticle
 from crawler.items import ARTICLE, ERROR, LISTING, OTHER, PageItem
+from crawler.learning import relearn_site
 from crawler.pipelines import ExtractionPipeline, NormalizationPipeline, StoragePipeline
 from crawler.spiders.news import NewsSpider
-from storage.database import session_scope
+from storage.database import make_engine, make_session_factory, session_scope
 from storage.models import Article, Banner, CrawlRun, Fetch
-from storage.writes import fetch_body
+from storage.writes import fetch_body, upsert_article, upsert_site
+from tests.support.records import article_record
 from tests.support.site_server import ARTICLES, DemoSite
 
 BASE_URL = "http://news.example"
@@ -284,4 +286,46 @@ def test_a_lone_page_is_written_once_the_linger_is_over(database_url):
     assert len(commits) == 1
     with session_scope(pipeline.sessions) as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 1
+    pipeline.engine.dispose()
+
+
+def test_a_large_sites_articles_are_counted_again_only_once_a_hundredth_is_new(
+    database_url, monkeypatch
+):
+    """Relearning a site's boilerplate needs its number of articles; counting them reads the
+    site's whole index, so a crawl counts once and adds the articles it stores, counting again
+    once those are a hundredth of the site. The number given to relearning stays exact."""
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        site_id = upsert_site(session, "news.example", seen_at=FETCHED_AT)
+        for number in range(1000):  # a site of a thousand articles already archived
+            upsert_article(session, article_record(f"old-{number}"), site_id=site_id)
+    engine.dispose()
+    pipeline, _ = counted_pipeline(database_url, ARCHIVE_LEARN_EVERY=1)
+    counts, given = [], []
+    event.listen(
+        pipeline.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *_: (
+            counts.append(1)
+            if statement.startswith("SELECT count(*)") and "FROM articles" in statement
+            else None
+        ),
+    )
+
+    def relearn(session, site_id, settings, **options):
+        exact = session.scalar(select(func.count()).where(Article.site_id == site_id))
+        given.append((options["article_count"], exact))
+        return relearn_site(session, site_id, settings, **options)
+
+    monkeypatch.setattr("crawler.pipelines.relearn_site", relearn)
+    item = article_items(1)[0]
+    for number in range(60):
+        url = f"{BASE_URL}/new-{number}"
+        pipeline.store_batch([replace(item, article=replace(item.article, canonical_url=url))])
+    assert len(given) == 60
+    assert all(count == exact for count, exact in given)
+    assert given[-1] == (1060, 1060)
+    # The test's own 60 counts, and the crawl's: at the 1st, 12th, 23rd, 34th, 45th, 56th.
+    assert len(counts) == 60 + 6
     pipeline.engine.dispose()
