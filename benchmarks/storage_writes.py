@@ -68,12 +68,18 @@ def analysed_pages(articles: int) -> list[ArchivePageItem]:
     return items
 
 
-def time_pipeline(database_url: str, items: list[ArchivePageItem], batch: int) -> float:
-    """CPU seconds per page of StoragePipeline.store_batch (what the crawl's writer thread
-    runs), `batch` pages per transaction."""
+def open_pipeline(database_url: str) -> StoragePipeline:
+    """The crawl's storage pipeline on a new (migrated) archive, as a crawl opens it."""
     upgrade(database_url)
     pipeline = StoragePipeline(database_url=database_url, stats=Stats())  # type: ignore[arg-type]
     pipeline.open_spider()
+    return pipeline
+
+
+def time_pipeline(database_url: str, items: list[ArchivePageItem], batch: int) -> float:
+    """CPU seconds per page of StoragePipeline.store_batch (what the crawl's writer thread
+    runs), `batch` pages per transaction."""
+    pipeline = open_pipeline(database_url)
     started = time.process_time()
     for start in range(0, len(items), batch):
         pipeline.store_batch(items[start : start + batch])
@@ -87,15 +93,14 @@ def time_growth(
 ) -> list[tuple[float, float]]:
     """CPU and wall seconds per page of each successive `parts`-th of `items`, written into
     one archive (the wall time holds the database server's work, on PostgreSQL)."""
-    upgrade(database_url)
-    pipeline = StoragePipeline(database_url=database_url, stats=Stats())  # type: ignore[arg-type]
-    pipeline.open_spider()
+    pipeline = open_pipeline(database_url)
     size, costs = -(-len(items) // parts), []
     for part in range(0, len(items), size):
+        tenth = items[part : part + size]
         cpu, wall = time.process_time(), time.perf_counter()
-        for start in range(part, min(part + size, len(items)), DEFAULT_WRITE_BATCH):
-            pipeline.store_batch(items[start : min(start + DEFAULT_WRITE_BATCH, part + size)])
-        pages = len(items[part : part + size])
+        for start in range(0, len(tenth), DEFAULT_WRITE_BATCH):
+            pipeline.store_batch(tenth[start : start + DEFAULT_WRITE_BATCH])
+        pages = len(tenth)
         costs.append(((time.process_time() - cpu) / pages, (time.perf_counter() - wall) / pages))
     pipeline.writer.shutdown()
     return costs

@@ -95,6 +95,16 @@ def _run(session: Session, statement: Any, parameters: Any = None) -> Any:
     return session.connection().execute(statement, parameters)
 
 
+def _count_move(table: Table) -> Any:
+    """UPDATE the `page_count` of the rows `ids` of a counted table (banners, site blocks) by
+    `by`: counts move with the links that come and go, never recounted."""
+    return (
+        update(table)
+        .where(table.c.id.in_(bindparam("ids", expanding=True)))
+        .values(page_count=table.c.page_count + bindparam("by"))
+    )
+
+
 def _later(column: Any, value: Any) -> Any:
     """SQL for the later of `column` and `value`, on both backends."""
     return case((value > column, value), else_=column)
@@ -274,11 +284,7 @@ def link_banners(
 
 
 _BANNERS, _ARTICLE_BANNERS = _table(Banner), _table(ArticleBanner)
-_BANNER_COUNT_MOVE = (
-    update(_BANNERS)
-    .where(_BANNERS.c.id.in_(bindparam("ids", expanding=True)))
-    .values(page_count=_BANNERS.c.page_count + bindparam("by"))
-)
+_BANNER_COUNT_MOVE = _count_move(_BANNERS)
 _ARTICLE_BANNERS_SEEN = (
     update(_ARTICLE_BANNERS)
     .where(
@@ -403,11 +409,7 @@ _ARTICLE_BLOCKS_DELETE = delete(_ARTICLE_BLOCKS).where(
     _ARTICLE_BLOCKS.c.article_id == bindparam("article_id"),
     _ARTICLE_BLOCKS.c.block_id.in_(bindparam("ids", expanding=True)),
 )
-_BLOCK_COUNT_MOVE = (
-    update(_SITE_BLOCKS)
-    .where(_SITE_BLOCKS.c.id.in_(bindparam("ids", expanding=True)))
-    .values(page_count=_SITE_BLOCKS.c.page_count + bindparam("by"))
-)
+_BLOCK_COUNT_MOVE = _count_move(_SITE_BLOCKS)
 
 
 def set_article_body(
