@@ -12,6 +12,10 @@ G7, F12, F14, F15, S12):
   renewing its heartbeat key; after `ARCHIVE_REDIS_LEASE_SECONDS` any other worker puts its
   leases back in the frontier. So a killed worker loses nothing: its in-flight pages are
   fetched again by the others (and archived once, since archive writes are upserts).
+- A take is named by the worker, and asked again under the same name when its answer is lost
+  with the connection (Redis shutting down, a network cut): Redis then gives the request it
+  leased under that name, instead of a second one while the first stays leased to a worker
+  that never saw it; until the answer comes, the worker does not count itself idle.
 - A link a page leads to is marked in the seen-set and queued in one step (one Lua script;
   scrapy-redis uses two commands, and a worker killed between them leaves a link marked seen
   that nobody fetches), before that page's lease is returned.
@@ -234,12 +238,18 @@ def worker_name() -> str:
 
 # --- the frontier with leases ----------------------------------------------------------------
 
-# Take the request of highest priority and lease it to a worker, in one step.
+# Take the request of highest priority and lease it to a worker, in one step. The worker names
+# each take (ARGV[1]) and keeps the name until it hears the answer: asked again under the same
+# name (the answer was lost with the connection), Redis gives the request it leased then,
+# instead of leasing a second one while the first stays leased to a worker that never saw it.
 POP_AND_LEASE = """
+local last = redis.call('HMGET', KEYS[3], 'take', 'entry')
+if last[1] == ARGV[1] and redis.call('HEXISTS', KEYS[2], last[2]) == 1 then return last[2] end
 local entry = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #entry == 0 then return nil end
 redis.call('ZREM', KEYS[1], entry[1])
 redis.call('HSET', KEYS[2], entry[1], entry[2])
+redis.call('HSET', KEYS[3], 'take', ARGV[1], 'entry', entry[1])
 return entry[1]
 """
 # Queue a request a worker found, unless its fingerprint (ARGV[3]; '' for a request that is not
@@ -261,7 +271,7 @@ local leased = redis.call('HGETALL', KEYS[2])
 for i = 1, #leased, 2 do
   redis.call('ZADD', KEYS[1], leased[i + 1], leased[i])
 end
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[4])
 redis.call('SREM', KEYS[3], ARGV[1])
 return #leased / 2
 """
@@ -312,12 +322,20 @@ class LeasedQueue(RedisQueue):  # type: ignore[misc]
         self._pop = server.register_script(POP_AND_LEASE)
         self._queue_unseen = server.register_script(QUEUE_UNSEEN)
         self._return = server.register_script(RETURN_LEASES)
+        self.take = os.urandom(8).hex()  # the name of the next take (POP_AND_LEASE)
+        self.unanswered = False  # a take whose answer was lost: asked again before going idle
 
     def leases_key(self, worker: str) -> str:
         return f"{self.key}:leases:{worker}"
 
     def alive_key(self, worker: str) -> str:
         return f"{self.key}:alive:{worker}"
+
+    def taken_key(self, worker: str) -> str:
+        return f"{self.key}:taken:{worker}"
+
+    def _returned_keys(self, worker: str) -> list[str]:
+        return [self.key, self.leases_key(worker), self.workers_key, self.taken_key(worker)]
 
     def __len__(self) -> int:
         return int(self.server.zcard(self.key))
@@ -326,16 +344,27 @@ class LeasedQueue(RedisQueue):  # type: ignore[misc]
         """Queue `request`; with `seen` (the seen-set's key and the request's fingerprint),
         only if the fingerprint is new, marking it seen in the same step. A request that comes
         back (a retry, a redirect) returns its lease in that step too. True if queued."""
-        lease = request.meta.pop(LEASE, None)
+        lease = request.meta.get(LEASE)
+        if lease is not None:
+            del request.meta[LEASE]  # not part of the request queued
         seen_key, fingerprint = seen or (self.key, "")
-        queued = self._queue_unseen(
-            keys=[self.key, seen_key, self.leases_key(self.worker)],
-            args=[self._encode_request(request), -request.priority, fingerprint, lease or ""],
-        )
+        try:
+            queued = self._queue_unseen(
+                keys=[self.key, seen_key, self.leases_key(self.worker)],
+                args=[self._encode_request(request), -request.priority, fingerprint, lease or ""],
+            )
+        except RedisError:
+            if lease is not None:
+                request.meta[LEASE] = lease  # returned when the request is sent again
+            raise
         return bool(queued)
 
     def pop(self, timeout: int = 0) -> Request | None:
-        data = self._pop(keys=[self.key, self.leases_key(self.worker)])
+        self.unanswered = True  # until the answer comes, a request may be leased to this worker
+        data = self._pop(keys=[self.key, self.leases_key(self.worker), self.taken_key(self.worker)],
+                         args=[self.take])  # fmt: skip
+        self.unanswered = False
+        self.take = os.urandom(8).hex()  # answered: the next take is a new one
         if data is None:
             return None
         try:
@@ -372,8 +401,7 @@ class LeasedQueue(RedisQueue):  # type: ignore[misc]
             worker = _text(member)
             if worker == self.worker or self.server.exists(self.alive_key(worker)):
                 continue
-            count = int(self._return(keys=[self.key, self.leases_key(worker), self.workers_key],
-                                     args=[worker]))  # fmt: skip
+            count = int(self._return(keys=self._returned_keys(worker), args=[worker]))
             if count:
                 logger.warning("worker %s is gone: %d of its requests are queued again",
                                worker, count)  # fmt: skip
@@ -382,8 +410,7 @@ class LeasedQueue(RedisQueue):  # type: ignore[misc]
 
     def release(self) -> int:
         """This worker stops: its leases go back to the frontier, and it leaves."""
-        count = int(self._return(keys=[self.key, self.leases_key(self.worker), self.workers_key],
-                                 args=[self.worker]))  # fmt: skip
+        count = int(self._return(keys=self._returned_keys(self.worker), args=[self.worker]))
         self.server.delete(self.alive_key(self.worker))
         return count
 
@@ -529,7 +556,7 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
         if self.redis_gone:
             return False  # stopping: Redis is not asked again
         try:
-            return bool(self.unsent) or len(self.queue) > 0
+            return bool(self.unsent) or self.queue.unanswered or len(self.queue) > 0
         except RedisError as exc:
             self._redis_failed(exc)
             return not self.redis_gone  # unknown: not idle, unless this worker is stopping
@@ -645,6 +672,7 @@ def frontier_keys(server: Redis, queue_key: str) -> list[Any]:
         f"{queue_key}:workers",
         *server.scan_iter(f"{queue_key}:leases:*"),
         *server.scan_iter(f"{queue_key}:alive:*"),
+        *server.scan_iter(f"{queue_key}:taken:*"),
     ]
 
 

@@ -4,6 +4,7 @@ nothing, a stopping worker leaves the others' frontier alone, and Redis holds no
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -18,12 +19,15 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 from scrapy import Request
+from scrapy.settings import SETTINGS_PRIORITIES, Settings
+from scrapy.utils.test import get_crawler
 from scrapy_redis.dupefilter import RFPDupeFilter
 
 from crawler import distributed
+from crawler.spiders.news import NewsSpider
 from tests.support.commands import LOCAL_SITE_OPTIONS, TIMEOUT_SECONDS, newsarchive
 from tests.support.news_farm import serve_news_farm
-from tests.support.redis_proxy import killing_redis_proxy
+from tests.support.redis_proxy import striking_redis_proxy
 
 pytestmark = [pytest.mark.end_to_end, pytest.mark.postgresql]
 
@@ -138,11 +142,11 @@ def test_a_worker_killed_right_after_marking_a_link_seen_loses_nothing(archive, 
                 marked += 1
             return marked == 10
 
-        with killing_redis_proxy(REDIS_URL, tenth_article_marked) as proxy:
+        with striking_redis_proxy(REDIS_URL, tenth_article_marked) as proxy:
             first = start_worker(site.farm.base_url, archive, shared_name, "first",
                                  redis_url=proxy.url)  # fmt: skip
             proxy.victim = first.pid
-            assert proxy.killed.wait(TIMEOUT_SECONDS), "the worker never marked ten articles"
+            assert proxy.struck.wait(TIMEOUT_SECONDS), "the worker never marked ten articles"
             first.communicate(timeout=60)
         assert first.returncode == -signal.SIGKILL
         # Another worker takes the crawl over, with the dead one's leases once they expire.
@@ -150,6 +154,87 @@ def test_a_worker_killed_right_after_marking_a_link_seen_loses_nothing(archive, 
 
     urls = archived_urls(archive)
     assert len(urls) == len(set(urls)) == ARTICLES
+
+
+@pytest.mark.parametrize(
+    ("retries", "nth", "extra"),
+    [
+        ("10", 10, []),
+        # The first take, without sitemaps: the home page, the only request queued. With the
+        # frontier empty and nothing in flight, the crawl looks finished until asked again.
+        ("0", 1, ["-a", "follow_sitemaps=false"]),
+    ],
+    ids=["client-retries", "scheduler-asks-again"],
+)
+def test_a_lost_answer_to_taking_a_request_loses_no_request(
+    archive, redis, shared_name, retries, nth, extra
+):
+    """Redis has leased a request to the worker, and the answer that names it is lost with the
+    connection (Redis shutting down, a network cut): the worker asks again (the Redis client
+    at once, or, with no retries left, the scheduler once Redis answers) and must be given that
+    same request, not the next one while the first stays leased to a worker that never saw it,
+    and must not take the empty frontier for the end of the crawl meanwhile. A redis-server
+    stopped mid-crawl lost an article this way (CI, `test_redis_outage`)."""
+    pop = hashlib.sha1(distributed.POP_AND_LEASE.encode()).hexdigest().encode()  # noqa: S324
+    taken = 0
+
+    def nth_request_taken(command: bytes, answer: bytes) -> bool:
+        nonlocal taken
+        if pop in command and answer.startswith(b"$") and not answer.startswith(b"$-1"):
+            taken += 1
+        return bool(taken == nth)
+
+    with serve_news_farm(ARTICLES) as site:
+        with striking_redis_proxy(REDIS_URL, nth_request_taken, cut=True) as proxy:
+            worker = start_worker(site.farm.base_url, archive, shared_name, "only",
+                                  "-s", f"ARCHIVE_REDIS_RETRIES={retries}", *extra,
+                                  redis_url=proxy.url)  # fmt: skip
+            log = finish(worker)
+            assert proxy.struck.is_set()
+        if retries == "0":
+            assert "Redis does not answer" in log
+            assert "Redis answers again" in log
+        requested = {path for path in site.requests if "/story-" in path}
+        assert requested == set(site.farm.article_paths())
+
+    urls = archived_urls(archive)
+    assert len(urls) == len(set(urls)) == ARTICLES
+
+
+def test_a_take_whose_answer_was_lost_keeps_the_crawl_from_looking_finished(redis, shared_name):
+    """Between a take whose answer was lost and the take asked again, the frontier may look
+    empty (its last request is leased to this worker): the worker must not go idle, clear its
+    leases and finish, as if the request it never saw were done."""
+    pop = hashlib.sha1(distributed.POP_AND_LEASE.encode()).hexdigest().encode()  # noqa: S324
+
+    def first_take(command: bytes, answer: bytes) -> bool:
+        return pop in command and answer.startswith(b"$") and not answer.startswith(b"$-1")
+
+    with striking_redis_proxy(REDIS_URL, first_take, cut=True) as proxy:
+        given = {"ARCHIVE_REDIS_URL": proxy.url, "ARCHIVE_SHARED_CRAWL": shared_name,
+                 "ARCHIVE_REDIS_RETRIES": 0}  # fmt: skip
+        settings = Settings(given)
+        distributed.configure(settings)
+        shared = {
+            name: settings[name]
+            for name, value in settings.attributes.items()
+            if value.priority >= SETTINGS_PRIORITIES["spider"]
+        }  # what configure set
+        crawler = get_crawler(NewsSpider, settings_dict={**given, **shared})
+        crawler.spider = crawler._create_spider(start_urls="http://news.example/")
+        scheduler = distributed.SharedScheduler.from_crawler(crawler)
+        scheduler.open(crawler.spider)
+        try:
+            assert scheduler.enqueue_request(Request("http://news.example/last.html"))
+            assert scheduler.next_request() is None  # the answer was lost: Redis "away"
+            assert proxy.struck.is_set()
+            assert scheduler.has_pending_requests()  # though the frontier is empty
+            taken = scheduler.next_request()  # asked again: the same request
+            assert taken is not None
+            assert taken.url == "http://news.example/last.html"
+            assert not scheduler.has_pending_requests()
+        finally:
+            scheduler.close("finished")
 
 
 def test_a_stopping_worker_leaves_the_shared_frontier_to_the_others(archive, redis, shared_name):

@@ -1,7 +1,9 @@
-"""A loopback TCP proxy in front of the real Redis test server that SIGKILLs a crawler process
-at a chosen moment of its conversation with Redis: right after Redis has answered a command,
-before the crawler reads the answer. A worker killed there has done, in Redis, exactly what
-that command did, and nothing after it."""
+"""A loopback TCP proxy in front of the real Redis test server that strikes at a chosen moment
+of a crawler's conversation with Redis: right after Redis has answered a command, before the
+crawler reads the answer. It either SIGKILLs the crawler (a worker killed there has done, in
+Redis, exactly what that command did, and nothing after it) or cuts that connection (the
+command was carried out, the crawler hears only that the connection is gone, as when Redis
+shuts down or a network drops between a command and its answer)."""
 
 from __future__ import annotations
 
@@ -17,14 +19,15 @@ from urllib.parse import urlsplit
 Trigger = Callable[[bytes, bytes], bool]
 
 
-class KillingRedisProxy:
-    def __init__(self, redis_url: str, trigger: Trigger) -> None:
+class StrikingRedisProxy:
+    def __init__(self, redis_url: str, trigger: Trigger, *, cut: bool) -> None:
         parts = urlsplit(redis_url)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 6379)
         self.database = parts.path or "/0"
         self.trigger = trigger
+        self.cut = cut  # cut the connection instead of killing the victim
         self.victim: int | None = None  # the pid to kill
-        self.killed = threading.Event()
+        self.struck = threading.Event()
         self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.sockets: list[socket.socket] = [self.listener]
@@ -56,13 +59,17 @@ class KillingRedisProxy:
         with suppress(OSError):
             while answer := server.recv(65536):
                 with self.lock:
-                    if self.killed.is_set():
-                        return
-                    if self.trigger(sent[0], answer):
+                    if not self.struck.is_set() and self.trigger(sent[0], answer):
+                        self.struck.set()
+                        if self.cut:  # shutdown, not just close: the other pump is in recv()
+                            for end in (client, server):
+                                end.shutdown(socket.SHUT_RDWR)
+                            return  # the answer never reaches the crawler
                         assert self.victim is not None, "no pid to kill"
                         os.kill(self.victim, signal.SIGKILL)
-                        self.killed.set()
                         return  # the answer never reaches the crawler
+                    if self.struck.is_set() and not self.cut:
+                        return  # the victim is dead
                 client.sendall(answer)
 
     def close(self) -> None:
@@ -73,8 +80,10 @@ class KillingRedisProxy:
 
 
 @contextmanager
-def killing_redis_proxy(redis_url: str, trigger: Trigger) -> Iterator[KillingRedisProxy]:
-    proxy = KillingRedisProxy(redis_url, trigger)
+def striking_redis_proxy(
+    redis_url: str, trigger: Trigger, *, cut: bool = False
+) -> Iterator[StrikingRedisProxy]:
+    proxy = StrikingRedisProxy(redis_url, trigger, cut=cut)
     thread = threading.Thread(target=proxy.serve, name="redis-proxy", daemon=True)
     thread.start()
     try:
