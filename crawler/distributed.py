@@ -33,7 +33,10 @@ G7, F12, F14, F15, S12):
   worker that finds it missing crawls again from the start URLs, with the links it had already
   asked for forgotten. Listings are fetched again and lead to what was lost; the articles they
   lead to that are archived already are not fetched again (crawler.middlewares'
-  SkipFreshArticlesMiddleware, `ARCHIVE_REVISIT`).
+  SkipFreshArticlesMiddleware, `ARCHIVE_REVISIT`). The mark is named like a take, so that a
+  lost answer to it does not hide that the key was missing.
+- Every command a worker sends is safe to send twice (the client tries again after a lost
+  connection, not knowing whether Redis carried the command out): see docs/scale-out.md.
 """
 
 from __future__ import annotations
@@ -236,6 +239,11 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def new_mark() -> str:
+    """A name for one mark of a shared crawl as started (MARK_STARTED): the worker's, and new."""
+    return f"{worker_name()}:{os.urandom(4).hex()}"
+
+
 # --- the frontier with leases ----------------------------------------------------------------
 
 # Take the request of highest priority and lease it to a worker, in one step. The worker names
@@ -264,6 +272,17 @@ if ARGV[3] == '' or redis.call('SADD', KEYS[2], ARGV[3]) == 1 then
 end
 if ARGV[4] ~= '' then redis.call('HDEL', KEYS[3], ARGV[4]) end
 return queued
+"""
+# Mark a shared crawl started unless it is; 1 if this mark (ARGV[1], kept by the worker until
+# it hears the answer) is the one that did it, also when asked again after a lost answer.
+MARK_STARTED = """
+local mark = redis.call('GET', KEYS[1])
+if not mark then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return 1
+end
+if mark == ARGV[1] then return 1 end
+return 0
 """
 # Put every request leased to a worker back in the frontier, and forget the worker.
 RETURN_LEASES = """
@@ -459,6 +478,8 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
     def open(self, spider: Spider) -> None:
         super().open(spider)
         self.started_key = started_key(self.queue.key)
+        self._mark = self.queue.server.register_script(MARK_STARTED)
+        self.mark = new_mark()
         self._mark_started()
         self.queue.heartbeat()
         self.queue.reap()
@@ -505,8 +526,12 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
 
     # Redis back without the crawl's keys (catalog F13: restarted without persistence).
     def _mark_started(self) -> bool:
-        """Mark the shared crawl as started; True if it was not marked already."""
-        return bool(self.queue.server.set(self.started_key, worker_name(), nx=True))
+        """Mark the shared crawl as started; True if it was not marked already. A mark whose
+        answer was lost is asked again under the same name (MARK_STARTED): a plain SET NX
+        would then answer "marked already", and nobody would crawl the lost frontier again."""
+        started = bool(self._mark(keys=[self.started_key], args=[self.mark]))
+        self.mark = new_mark()  # answered: the next mark is a new one
+        return started
 
     def _check_frontier(self) -> bool:
         """If Redis has lost the crawl's keys, crawl again from the start URLs; True if so.

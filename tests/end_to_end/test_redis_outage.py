@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 import pytest
 from redis import Redis
 
+from crawler import distributed
 from tests.support.commands import Crawl, newsarchive
 from tests.support.news_farm import serve_news_farm
+from tests.support.redis_proxy import striking_redis_proxy
 
 pytestmark = pytest.mark.end_to_end
 
@@ -153,14 +155,30 @@ def test_a_redis_that_stays_away_stops_the_worker_and_the_next_one_finishes(redi
     assert len(urls) == ARTICLES
 
 
+@pytest.mark.parametrize("lost_answer", [False, True], ids=["", "answer-to-the-new-mark-lost"])
 def test_a_redis_that_comes_back_empty_costs_the_listings_again_not_the_frontier(
-    forgetful_redis_server, tmp_path
+    forgetful_redis_server, tmp_path, lost_answer
 ):
+    """With `lost_answer`, the worker talks to Redis through a proxy that cuts the connection
+    as Redis answers the worker's new mark of the crawl as started (the mark that tells it the
+    frontier is gone): asked again, the mark must still say so."""
     redis_server = forgetful_redis_server
     database_url = f"sqlite:///{tmp_path / 'archive.db'}"
-    with serve_news_farm(ARTICLES) as site:
+    started = distributed.started_key(distributed.shared_keys("outage")["SCHEDULER_QUEUE_KEY"])
+    marks = 0
+
+    def second_mark(command: bytes, answer: bytes) -> bool:
+        nonlocal marks
+        if started.encode() in command and answer in (b":1\r\n", b"+OK\r\n"):
+            marks += 1  # the first at the worker's start, the second once Redis is back empty
+        return lost_answer and marks == 2
+
+    with (
+        serve_news_farm(ARTICLES) as site,
+        striking_redis_proxy(redis_server.url, second_mark, cut=True) as proxy,
+    ):
         site.hold_articles_after = 20
-        worker = start_worker(site.farm.base_url, database_url, redis_server.url)
+        worker = start_worker(site.farm.base_url, database_url, proxy.url)
         try:
             assert site.wait_for_article_requests(24), "the worker never got going"
             archived_before = archived_urls(database_url)
@@ -177,6 +195,7 @@ def test_a_redis_that_comes_back_empty_costs_the_listings_again_not_the_frontier
             code, log = worker.finish()
         requests = dict(site.requests)
     assert code == 0, log[-3000:]
+    assert proxy.struck.is_set() == lost_answer
     assert "the shared frontier is gone" in log
     assert "Traceback" not in log
     urls = archived_urls(database_url)

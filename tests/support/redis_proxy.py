@@ -42,7 +42,11 @@ class StrikingRedisProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return  # closed
-            server = socket.create_connection(self.upstream)
+            try:
+                server = socket.create_connection(self.upstream)
+            except OSError:  # Redis is down: so is this connection, as it would be without us
+                client.close()
+                continue
             with self.lock:
                 self.sockets += [client, server]
             sent: list[bytes] = [b""]  # the last command the crawler sent on this connection
