@@ -11,35 +11,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from scrapy.settings import Settings
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from crawler import distributed
-from crawler.decoding import decode_stored
-from crawler.extraction import extract_article_or_reason
-from crawler.items import ARTICLE, PageItem
-from crawler.learning import LearningSettings
-from crawler.middlewares import crawl_now
-from crawler.normalization import canonical_url, normalize_article, to_utc
-from crawler.reextraction import reextract_articles
-from crawler.runner import (
-    LOCAL_SITE_SETTINGS,
-    InvalidSetting,
-    parse_overrides,
-    project_settings,
-    run_crawl,
-    run_sources,
-)
+from crawler.items import ARTICLE
+from crawler.normalization import canonical_url, to_utc
 from crawler.scheduling import SourceStatus, claim_due_sources, lease_owner, source_status
 from crawler.sources import Source, SourcesFileError, load_sources
-from crawler.spiders.news import InvalidSpiderArgument, NewsSpider, parse_start_urls
 from crawler.versions import article_history
 from storage.database import (
     DEFAULT_DATABASE_URL,
@@ -73,6 +57,12 @@ from storage.search import (
     SearchHit,
     search_articles,
 )
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
+
+# Scrapy, trafilatura and what needs them are imported by the commands that crawl or extract:
+# a query (search, export, show, runs) starts in a third of the time without them.
 
 F = TypeVar("F", bound=Callable[..., Any])
 # A match in a search snippet, between the markers storage.search puts around it.
@@ -205,6 +195,8 @@ def read_sources(path: Path) -> list[Source]:
 
 
 def scheduling_now(now_text: str | None) -> datetime:
+    from crawler.middlewares import crawl_now
+
     try:
         return crawl_now(now_text)
     except ValueError as exc:
@@ -254,6 +246,9 @@ def crawl(
 ) -> None:
     """Crawl URLS (home, section, feed, sitemap or robots.txt) or the due sources of the sources
     file (--due, safe to run from cron every minute) into the archive."""
+    from crawler.runner import InvalidSetting, parse_overrides
+    from crawler.spiders.news import InvalidSpiderArgument, NewsSpider, parse_start_urls
+
     if bool(urls) == bool(due or source_names):
         raise click.UsageError("give URLs to crawl, or --due / --source NAME (not both)")
     try:
@@ -294,6 +289,8 @@ def crawl_sources(
     names: set[str] | None,
 ) -> None:
     """Take the due (or named) sources, crawl them together, print each run's summary."""
+    from crawler.runner import project_settings, run_sources
+
     url = normalize_database_url(database_url)
     ensure_current(url)
     settings = project_settings(url, overrides)
@@ -346,6 +343,9 @@ def crawl_into_archive(
     spider_args: dict[str, str] | None = None,
 ) -> int:
     """Prepare the archive, run the crawl, print its summary; return the run id."""
+    from crawler import distributed
+    from crawler.runner import project_settings, run_crawl
+
     url = normalize_database_url(database_url)
     ensure_current(url)
     settings = project_settings(url, overrides)
@@ -471,6 +471,7 @@ def print_run(run: CrawlRun) -> None:
 def demo(database_url: str, query: str) -> None:
     """Serve the bundled sample news site on loopback, crawl it, and show the archive."""
     from crawler.demo.server import serve_demo_site  # only the demo needs the sample site
+    from crawler.runner import LOCAL_SITE_SETTINGS
 
     with serve_demo_site() as server:
         err.print(f"serving the sample site The Harbour Gazette at {server.site.base_url}")
@@ -510,6 +511,11 @@ def demo(database_url: str, query: str) -> None:
 @click.option("--url", help="The URL the pages were fetched from (for canonical URLs and dates).")
 def extract(files: tuple[Path, ...], url: str | None) -> None:
     """Extract articles from saved HTML FILES; print one JSON object per file (JSON Lines)."""
+    from crawler.decoding import decode_stored
+    from crawler.extraction import extract_article_or_reason
+    from crawler.items import PageItem
+    from crawler.normalization import normalize_article
+
     failures = 0
     for path in files:
         try:
@@ -547,6 +553,10 @@ def extract(files: tuple[Path, ...], url: str | None) -> None:
               help="Override an ARCHIVE_* setting, e.g. ARCHIVE_MIN_TEXT_CHARS=100.")  # fmt: skip
 def reextract(database_url: str, site: str | None, overrides: tuple[str, ...]) -> None:
     """Re-run extraction over the stored raw HTML; write only the articles that change."""
+    from crawler.learning import LearningSettings
+    from crawler.reextraction import reextract_articles
+    from crawler.runner import InvalidSetting, parse_overrides, project_settings
+
     try:
         settings = project_settings(
             normalize_database_url(database_url), parse_overrides(overrides)
@@ -865,6 +875,8 @@ def stats(database_url: str) -> None:
 
 def check_shared_crawl(settings: Settings) -> None:
     """Before a worker starts: its settings keep shared state, and its Redis answers."""
+    from crawler import distributed
+
     trial = settings.copy()
     distributed.configure(trial)
     distributed.redis_server(trial)
@@ -876,6 +888,10 @@ def shared() -> None:
 
 
 def shared_redis(redis_url: str) -> Any:
+    from scrapy.settings import Settings
+
+    from crawler import distributed
+
     settings = Settings({"REDIS_URL": redis_url, "ARCHIVE_REDIS_URL": redis_url})
     try:
         return distributed.redis_server(settings)
@@ -893,6 +909,8 @@ shared_name = click.argument("name", default="news")
 @shared_name
 def shared_status(redis_url: str, name: str) -> None:
     """Show a shared crawl's frontier: queued, seen and in-flight requests, and its workers."""
+    from crawler import distributed
+
     status = distributed.shared_crawl_status(shared_redis(redis_url), name)
     out.print(f"shared crawl {name}")
     out.print(f"queued    {status.queued}")
@@ -909,6 +927,8 @@ def shared_status(redis_url: str, name: str) -> None:
 def shared_reset(redis_url: str, name: str, yes: bool) -> None:
     """Forget a shared crawl's frontier and seen-set, so that its next start begins afresh.
     The archive is not touched."""
+    from crawler import distributed
+
     server = shared_redis(redis_url)
     if not yes:
         click.confirm(f"forget the frontier and seen-set of shared crawl {name}?", abort=True)
