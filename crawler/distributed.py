@@ -239,8 +239,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def new_mark() -> str:
-    """A name for one mark of a shared crawl as started (MARK_STARTED): the worker's, and new."""
+def new_name() -> str:
+    """A name for one command that is asked again under it until answered (POP_AND_LEASE,
+    MARK_STARTED): this worker's, and new."""
     return f"{worker_name()}:{os.urandom(4).hex()}"
 
 
@@ -341,8 +342,7 @@ class LeasedQueue(RedisQueue):  # type: ignore[misc]
         self._pop = server.register_script(POP_AND_LEASE)
         self._queue_unseen = server.register_script(QUEUE_UNSEEN)
         self._return = server.register_script(RETURN_LEASES)
-        self.take = os.urandom(8).hex()  # the name of the next take (POP_AND_LEASE)
-        self.unanswered = False  # a take whose answer was lost: asked again before going idle
+        self.take: str | None = None  # the name of a take not answered yet (POP_AND_LEASE)
 
     def leases_key(self, worker: str) -> str:
         return f"{self.key}:leases:{worker}"
@@ -363,9 +363,7 @@ class LeasedQueue(RedisQueue):  # type: ignore[misc]
         """Queue `request`; with `seen` (the seen-set's key and the request's fingerprint),
         only if the fingerprint is new, marking it seen in the same step. A request that comes
         back (a retry, a redirect) returns its lease in that step too. True if queued."""
-        lease = request.meta.get(LEASE)
-        if lease is not None:
-            del request.meta[LEASE]  # not part of the request queued
+        lease = request.meta.pop(LEASE, None)  # not part of the request queued
         seen_key, fingerprint = seen or (self.key, "")
         try:
             queued = self._queue_unseen(
@@ -378,12 +376,16 @@ class LeasedQueue(RedisQueue):  # type: ignore[misc]
             raise
         return bool(queued)
 
+    @property
+    def unanswered(self) -> bool:
+        """A take's answer was lost: a request may be leased to this worker unseen."""
+        return self.take is not None
+
     def pop(self, timeout: int = 0) -> Request | None:
-        self.unanswered = True  # until the answer comes, a request may be leased to this worker
+        self.take = self.take or new_name()
         data = self._pop(keys=[self.key, self.leases_key(self.worker), self.taken_key(self.worker)],
                          args=[self.take])  # fmt: skip
-        self.unanswered = False
-        self.take = os.urandom(8).hex()  # answered: the next take is a new one
+        self.take = None  # answered: the next take is a new one
         if data is None:
             return None
         try:
@@ -479,7 +481,7 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
         super().open(spider)
         self.started_key = started_key(self.queue.key)
         self._mark = self.queue.server.register_script(MARK_STARTED)
-        self.mark = new_mark()
+        self.mark: str | None = None  # the name of a mark not answered yet (MARK_STARTED)
         self._mark_started()
         self.queue.heartbeat()
         self.queue.reap()
@@ -529,8 +531,9 @@ class SharedScheduler(RedisScheduler):  # type: ignore[misc]
         """Mark the shared crawl as started; True if it was not marked already. A mark whose
         answer was lost is asked again under the same name (MARK_STARTED): a plain SET NX
         would then answer "marked already", and nobody would crawl the lost frontier again."""
+        self.mark = self.mark or new_name()
         started = bool(self._mark(keys=[self.started_key], args=[self.mark]))
-        self.mark = new_mark()  # answered: the next mark is a new one
+        self.mark = None  # answered: the next mark is a new one
         return started
 
     def _check_frontier(self) -> bool:

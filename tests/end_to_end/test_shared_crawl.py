@@ -156,6 +156,14 @@ def test_a_worker_killed_right_after_marking_a_link_seen_loses_nothing(archive, 
     assert len(urls) == len(set(urls)) == ARTICLES
 
 
+POP_AND_LEASE_SHA = hashlib.sha1(distributed.POP_AND_LEASE.encode()).hexdigest().encode()  # noqa: S324
+
+
+def took_a_request(command: bytes, answer: bytes) -> bool:
+    """Tell whether Redis has just leased a request to the worker (a take answered with one)."""
+    return POP_AND_LEASE_SHA in command and answer.startswith(b"$") and answer != b"$-1\r\n"
+
+
 @pytest.mark.parametrize(
     ("retries", "nth", "extra"),
     [
@@ -175,13 +183,11 @@ def test_a_lost_answer_to_taking_a_request_loses_no_request(
     same request, not the next one while the first stays leased to a worker that never saw it,
     and must not take the empty frontier for the end of the crawl meanwhile. A redis-server
     stopped mid-crawl lost an article this way (CI, `test_redis_outage`)."""
-    pop = hashlib.sha1(distributed.POP_AND_LEASE.encode()).hexdigest().encode()  # noqa: S324
     taken = 0
 
     def nth_request_taken(command: bytes, answer: bytes) -> bool:
         nonlocal taken
-        if pop in command and answer.startswith(b"$") and not answer.startswith(b"$-1"):
-            taken += 1
+        taken += took_a_request(command, answer)
         return bool(taken == nth)
 
     with serve_news_farm(ARTICLES) as site:
@@ -205,12 +211,7 @@ def test_a_take_whose_answer_was_lost_keeps_the_crawl_from_looking_finished(redi
     """Between a take whose answer was lost and the take asked again, the frontier may look
     empty (its last request is leased to this worker): the worker must not go idle, clear its
     leases and finish, as if the request it never saw were done."""
-    pop = hashlib.sha1(distributed.POP_AND_LEASE.encode()).hexdigest().encode()  # noqa: S324
-
-    def first_take(command: bytes, answer: bytes) -> bool:
-        return pop in command and answer.startswith(b"$") and not answer.startswith(b"$-1")
-
-    with striking_redis_proxy(REDIS_URL, first_take, cut=True) as proxy:
+    with striking_redis_proxy(REDIS_URL, took_a_request, cut=True) as proxy:
         given = {"ARCHIVE_REDIS_URL": proxy.url, "ARCHIVE_SHARED_CRAWL": shared_name,
                  "ARCHIVE_REDIS_RETRIES": 0}  # fmt: skip
         settings = Settings(given)

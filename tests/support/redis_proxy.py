@@ -63,18 +63,21 @@ class StrikingRedisProxy:
         with suppress(OSError):
             while answer := server.recv(65536):
                 with self.lock:
-                    if not self.struck.is_set() and self.trigger(sent[0], answer):
-                        self.struck.set()
-                        if self.cut:  # shutdown, not just close: the other pump is in recv()
-                            for end in (client, server):
-                                end.shutdown(socket.SHUT_RDWR)
-                            return  # the answer never reaches the crawler
-                        assert self.victim is not None, "no pid to kill"
-                        os.kill(self.victim, signal.SIGKILL)
-                        return  # the answer never reaches the crawler
                     if self.struck.is_set() and not self.cut:
                         return  # the victim is dead
+                    if not self.struck.is_set() and self.trigger(sent[0], answer):
+                        self.struck.set()
+                        self._strike(client, server)
+                        return  # the answer never reaches the crawler
                 client.sendall(answer)
+
+    def _strike(self, client: socket.socket, server: socket.socket) -> None:
+        if self.cut:  # shutdown, not just close: the other pump is in recv()
+            for end in (client, server):
+                end.shutdown(socket.SHUT_RDWR)
+            return
+        assert self.victim is not None, "no pid to kill"
+        os.kill(self.victim, signal.SIGKILL)
 
     def close(self) -> None:
         with self.lock:
