@@ -17,7 +17,8 @@ separate process on 127.0.0.1, with every page rendered before the clock starts,
 - ceilings (c) and (d): a Scrapy spider handing each page to a pool of processes (one per core
   and one more, as the crawl's workers) that extracts it with plain trafilatura (c), or with
   the trafilatura pass the crawl runs (precision, fast, its XPath evaluated as
-  crawler.fast_xpaths does: d), storing nothing:
+  crawler.fast_xpaths does, without the tree copies crawler.tree_copies skips: d), storing
+  nothing:
   what a crawl on this machine could reach with trafilatura, before parsing once, metadata,
   notices, dates and the archive.
 
@@ -284,8 +285,9 @@ from scrapy.crawler import CrawlerProcess
 urls = open(sys.argv[1]).read().split()
 OPTIONS = {"plain": {}, "crawl": {"favor_precision": True, "fast": True}}[sys.argv[2]]
 if sys.argv[2] == "crawl":  # with the crawl's Python evaluation of trafilatura's XPath
-    from crawler import fast_xpaths
+    from crawler import fast_xpaths, tree_copies  # and without the copies it never reads
     fast_xpaths.install()
+    tree_copies.install()
 
 def extract(body):
     return len(trafilatura.extract(body.decode(), include_comments=False, **OPTIONS) or "")

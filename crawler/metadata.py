@@ -38,6 +38,12 @@ URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d
 MARK_ATTRIBUTES = ("class", "id", "role", "aria-label")
 MARKED_XPATH = "//*[@class or @id or @role or @aria-label]"  # what MarkedElements.of finds
 NO_MARKS = (None,) * len(MARK_ATTRIBUTES)
+# Byline markup (crawler.extraction.byline_author), also found by MarkedElements.of.
+BYLINE_XPATH = (
+    "//*[@rel='author' or @itemprop='author' or contains(@class, 'author') "
+    "or contains(@class, 'byline')][not(self::meta or self::link or self::script)]"
+)
+NOT_BYLINES = frozenset({"meta", "link", "script"})
 SEPARATOR = "\x00"
 DATELINE_MARKS = re.compile(r"date|time|publish|posted|byline|meta")
 NOT_DATELINES = {"script", "style", "time", "meta", "head", "html", "body"}
@@ -62,23 +68,38 @@ class MarkedElements:
     two elements' lines.
     """
 
-    def __init__(self, elements: list[html.HtmlElement], marks: list[str]) -> None:
+    def __init__(
+        self,
+        elements: list[html.HtmlElement],
+        marks: list[str],
+        bylines: list[html.HtmlElement] | None = None,
+    ) -> None:
         self.elements = elements
         self.text = SEPARATOR.join(marks)
         self.starts = list(itertools.accumulate((len(m) + 1 for m in marks[:-1]), initial=0))
+        # The elements of BYLINE_XPATH, in document order, found in the same walk.
+        self.bylines = bylines or []
 
     @classmethod
     def of(cls, tree: html.HtmlElement) -> MarkedElements:
-        # The elements of MARKED_XPATH, in document order: walked in Python, which is faster
-        # than libxml2's evaluation of that expression (0.7 against 1.0 ms a real page).
-        elements, marks = [], []
+        # The elements of MARKED_XPATH and of BYLINE_XPATH, in document order: walked in
+        # Python, which is faster than libxml2's evaluation of those expressions (0.7 against
+        # 1.0 ms a real page for the first; the second, 0.8-1.9 ms, adds two reads an element).
+        elements, marks, bylines = [], [], []
         for element in tree.iter(etree.Element):
             get = element.get
-            values = (get("class"), get("id"), get("role"), get("aria-label"))  # MARK_ATTRIBUTES
+            class_ = get("class")
+            values = (class_, get("id"), get("role"), get("aria-label"))  # MARK_ATTRIBUTES
             if values != NO_MARKS:
                 elements.append(element)
                 marks.append(" ".join(filter(None, values)).lower())
-        return cls(elements, marks)
+            if (
+                (class_ is not None and ("author" in class_ or "byline" in class_))
+                or get("rel") == "author"
+                or get("itemprop") == "author"
+            ) and element.tag not in NOT_BYLINES:
+                bylines.append(element)
+        return cls(elements, marks, bylines)
 
     def matching(self, pattern: re.Pattern[str]) -> Iterator[html.HtmlElement]:
         """Yield, in document order, the elements whose attributes match `pattern`."""

@@ -17,7 +17,7 @@ from crawler import settings as project_settings
 ROOT = Path(__file__).parent.parent
 PURE_CRAWLER_MODULES = [
     "items", "extraction", "normalization", "banners", "metadata", "classification", "documents",
-    "analysis", "fast_xpaths",
+    "analysis", "fast_xpaths", "tree_copies",
 ]  # fmt: skip
 
 
@@ -92,13 +92,18 @@ def test_the_storage_package_gives_each_name_it_exports():
 
 
 def test_only_extraction_imports_trafilatura():
-    """extraction.py, and fast_xpaths.py, which stands in for some of trafilatura's own XPath."""
+    """extraction.py, and fast_xpaths.py and tree_copies.py, which stand in for some of
+    trafilatura's own XPath and its preparation of a tree."""
     importers = {
         path.relative_to(ROOT).as_posix()
         for path in (ROOT / "crawler").rglob("*.py")
         if any(m.split(".")[0] == "trafilatura" for m in imported_modules(path))
     }
-    assert importers == {"crawler/extraction.py", "crawler/fast_xpaths.py"}
+    assert importers == {
+        "crawler/extraction.py",
+        "crawler/fast_xpaths.py",
+        "crawler/tree_copies.py",
+    }
 
 
 def test_every_spider_has_a_test_module():

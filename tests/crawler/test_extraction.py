@@ -6,9 +6,16 @@ from pathlib import Path
 
 import pytest
 from lxml import html
+from trafilatura.utils import INVALID_XML_CHARS, repair_faulty_html
 
 from crawler.banners import ANY_KIND_WORD, NOTICE_WORDS, banner_kind, find_banners
-from crawler.extraction import extract_article, extract_article_or_reason, strip_leading_repeats
+from crawler.extraction import (
+    INVALID_XML_CHARACTERS,
+    extract_article,
+    extract_article_or_reason,
+    repair_html,
+    strip_leading_repeats,
+)
 from crawler.items import ARTICLE, PageItem
 from crawler.normalization import normalize_article
 from tests.support.site_server import ARTICLES, NOTICE_TEXT, READERS_NOTICE, DemoSite
@@ -227,3 +234,25 @@ def test_a_page_that_is_only_a_consent_wall_is_not_an_article():
     article, reason = extract_article_or_reason(page)
     assert article is None
     assert reason.startswith("main text too short")
+
+
+REPAIR_CASES = [
+    "<html><body><p>plain</p></body></html>",
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "x.dtd"/>\n<html><p>a</p></html>',
+    "<!doctype html>\n<html/>\n<body><p>self-closing root</p></body>",
+    "<html lang='en' />\n<p>b</p>",
+    "<html><p>bell \x07 form feed \x0c nul \x00 and \ufffe \uffff kept out</p></html>",
+    "<html><p>tab\t newline\n return\r stay</p></html>",
+    "\n\n\n\n<html/>\n<p>the fifth line is not looked at</p>",
+]
+
+
+@pytest.mark.parametrize("text", REPAIR_CASES)
+def test_repair_html_does_what_trafilatura_s_repair_does(text):
+    beginning = text[:50].lower()
+    assert repair_html(text, beginning) == repair_faulty_html(text, beginning)
+
+
+def test_the_characters_looked_for_are_those_trafilatura_removes():
+    every = (chr(code) for code in range(0x110000) if not 0xD800 <= code < 0xE000)
+    assert sorted(INVALID_XML_CHARACTERS) == sorted(c for c in every if INVALID_XML_CHARS.match(c))

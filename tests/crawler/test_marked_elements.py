@@ -12,6 +12,7 @@ from crawler.banners import ANY_KIND_WORD
 from crawler.extraction import parse_html
 from crawler.metadata import (
     BREADCRUMB_MARKS,
+    BYLINE_XPATH,
     DATELINE_MARKS,
     MARK_ATTRIBUTES,
     MARKED_XPATH,
@@ -67,3 +68,24 @@ def test_each_element_is_found_once_in_document_order() -> None:
 def test_a_page_without_marks() -> None:
     tree = html.fromstring("<div><p>plain</p></div>")
     assert list(MarkedElements.of(tree).matching(DATELINE_MARKS)) == []
+
+
+def test_bylines_are_the_elements_of_the_byline_xpath():
+    found = 0
+    for _, text in PAGES:
+        tree = parse_html(text)
+        expected = tree.xpath(BYLINE_XPATH)
+        assert MarkedElements.of(tree).bylines == expected
+        found += len(expected)
+    assert found  # the sample pages do mark up bylines
+    tree = html.fromstring(
+        '<html><head><meta class="author" content="x"><link rel="author" href="/a">'
+        '<script class="byline">1</script></head><body>'
+        '<a rel="author" href="/b">A</a><span itemprop="author">B</span>'
+        '<p class="Author">not: the XPath is case-sensitive</p><p class="post-byline">C</p>'
+        '<p rel="authors">not</p><div id="author">not: class only</div>'
+        '<p class="x" itemprop="author">D</p></body></html>'
+    )
+    bylines = MarkedElements.of(tree).bylines
+    assert bylines == tree.xpath(BYLINE_XPATH)
+    assert [e.text for e in bylines] == ["A", "B", "C", "D"]
