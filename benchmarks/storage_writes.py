@@ -31,8 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from crawler.analysis import AnalysisRequest, analyze_page  # noqa: E402
-from crawler.items import ARTICLE, ArchivePageItem, PageItem  # noqa: E402
+from crawler.analysis import analyze_page  # noqa: E402
+from crawler.items import (  # noqa: E402
+    ARTICLE,
+    AnalysisRequest,
+    ArchivePageItem,
+    PageItem,
+)
 from crawler.pipelines import (  # noqa: E402
     DEFAULT_WRITE_BATCH,
     ExtractionPipeline,

@@ -9,15 +9,14 @@ on every core.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from lxml import html
 
 from crawler.classification import classify_page
 from crawler.extraction import ExtractionError, extract_from_tree, parse_html
-from crawler.items import ARTICLE, OTHER, DateCandidate, PageAnalysis
+from crawler.items import ANALYSIS_FAILED, ARTICLE, OTHER, AnalysisRequest, PageAnalysis
 from crawler.normalization import followable_url
 from storage.records import StoredBody
 
@@ -31,20 +30,8 @@ FILE_EXTENSIONS = (
     "css csv doc docx js ppt pptx rss xls xlsx odt ods odg odp epub"
 )
 IGNORED = frozenset(f".{extension}" for extension in FILE_EXTENSIONS.split())
-ANALYSIS_FAILED = "analysis failed"
 MAX_REASON_CHARS = 200
 MAX_LINKS = 5000  # links followed from one page (catalog L06): a page of 100,000 links is a trap
-
-
-@dataclass(frozen=True, kw_only=True)
-class AnalysisRequest:
-    text: str
-    url: str
-    fetched_at: datetime
-    listed_dates: tuple[DateCandidate, ...] = ()
-    min_text_chars: int
-    banner_selectors: tuple[str, ...] = ()
-    body: bytes = b""  # the raw body, to compress for the archive off the reactor
 
 
 def analyze_page(request: AnalysisRequest) -> PageAnalysis:

@@ -27,7 +27,7 @@ from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, INVALID_XML_CHARS, is_du
 from crawler import fast_xpaths, tree_copies
 from crawler.banners import find_banners, remove_banner_lines
 from crawler.bodies import repair_body
-from crawler.items import DateCandidate, ExtractedArticle, PageItem
+from crawler.items import DEFAULT_MIN_TEXT_CHARS, DateCandidate, ExtractedArticle, PageItem
 from crawler.metadata import (
     SECTION_META,
     MarkedElements,
@@ -66,7 +66,6 @@ MIN_AGREEMENT = 0.5
 # Bump when notice detection or the clean-up of extracted text changes what a page gives, so
 # that `newsarchive reextract` can tell which articles an older version produced.
 EXTRACTION_RULES_VERSION = 1
-DEFAULT_MIN_TEXT_CHARS = 200
 # A dateline is short and says little but the date: "Published on 30/05/2014 at 10:15".
 MAX_DATELINE_WORDS = 6
 MAX_DATELINE_CHARS = 80

@@ -10,6 +10,11 @@ from datetime import datetime
 
 from storage.records import ArticleRecord, FetchRecord, StoredBody
 
+# Shortest body kept as an article (ARCHIVE_MIN_TEXT_CHARS).
+DEFAULT_MIN_TEXT_CHARS = 200
+# How the rejection of a page whose analysis raised begins.
+ANALYSIS_FAILED = "analysis failed"
+
 # What a fetched page is, as the spider sees it.
 ARTICLE, LISTING, OTHER, ERROR, FEED, SITEMAP, ROBOTS = (
     "article", "listing", "other", "error", "feed", "sitemap", "robots",
@@ -92,6 +97,19 @@ class ArchivePageItem:
     fetch: FetchRecord
     article: ArticleRecord | None
     rejection: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalysisRequest:
+    """An HTML page for a worker to analyse (crawler.analysis): the spider sends it."""
+
+    text: str
+    url: str
+    fetched_at: datetime
+    listed_dates: tuple[DateCandidate, ...] = ()
+    min_text_chars: int
+    banner_selectors: tuple[str, ...] = ()
+    body: bytes = b""  # the raw body, to compress for the archive off the reactor
 
 
 @dataclass(frozen=True, kw_only=True)

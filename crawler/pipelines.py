@@ -17,9 +17,15 @@ from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import OperationalError
 
 from crawler.exceptions import NotAnArticle, StorageUnavailable
-from crawler.extraction import DEFAULT_MIN_TEXT_CHARS, extract_article_or_reason
 from crawler.health import record_crawl_health
-from crawler.items import ARTICLE, OTHER, ArchivePageItem, ExtractedPageItem, PageItem
+from crawler.items import (
+    ARTICLE,
+    DEFAULT_MIN_TEXT_CHARS,
+    OTHER,
+    ArchivePageItem,
+    ExtractedPageItem,
+    PageItem,
+)
 from crawler.learning import LearningSettings, relearn_site, store_article
 from crawler.normalization import normalize_article, site_host
 from storage.database import make_engine, make_session_factory, session_scope
@@ -102,6 +108,10 @@ class ExtractionPipeline:
             return ExtractedPageItem(
                 page=item, article=analysis.article, rejection=analysis.rejection or None
             )
+        # A page the spider did not analyse (another spider's): extracted here, the one place
+        # the crawl process loads trafilatura.
+        from crawler.extraction import extract_article_or_reason
+
         spider = self.crawler.spider if self.crawler else None
         article, reason = extract_article_or_reason(
             item,

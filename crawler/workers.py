@@ -31,8 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import FrameType
 
-from crawler.analysis import ANALYSIS_FAILED, AnalysisRequest, analyze_page
-from crawler.items import ARTICLE, PageAnalysis
+from crawler.items import ANALYSIS_FAILED, ARTICLE, AnalysisRequest, PageAnalysis
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +66,14 @@ def _out_of_time(signum: int, frame: FrameType | None) -> None:
 
 def timed_out(timeout: float) -> PageAnalysis:
     return PageAnalysis(kind=ARTICLE, rejection=f"{TIMED_OUT} after {timeout:.0f} s")
+
+
+def analyze_page(request: AnalysisRequest) -> PageAnalysis:
+    """crawler.analysis.analyze_page, imported where a page is analysed (a worker, or a crawl
+    without workers): the crawl process itself never loads trafilatura."""
+    from crawler.analysis import analyze_page
+
+    return analyze_page(request)
 
 
 def analyze_within(request: AnalysisRequest, timeout: float) -> PageAnalysis:

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 from crawler import distributed
-from crawler.analysis import AnalysisRequest
 from crawler.decoding import DecodedPage, decode_page
 from crawler.documents import (
     GZIP_MAGIC,
@@ -35,8 +34,18 @@ from crawler.documents import (
     parse_sitemap,
     robots_sitemaps,
 )
-from crawler.extraction import DEFAULT_MIN_TEXT_CHARS
-from crawler.items import ARTICLE, ERROR, FEED, OTHER, ROBOTS, SITEMAP, PageAnalysis, PageItem
+from crawler.items import (
+    ARTICLE,
+    DEFAULT_MIN_TEXT_CHARS,
+    ERROR,
+    FEED,
+    OTHER,
+    ROBOTS,
+    SITEMAP,
+    AnalysisRequest,
+    PageAnalysis,
+    PageItem,
+)
 from crawler.middlewares import FreshArticle, RefusedAddress
 from crawler.normalization import followable_url, site_host, strip_tracking
 from crawler.workers import DEFAULT_ANALYSIS_TIMEOUT, AnalysisPool, analysis_pool

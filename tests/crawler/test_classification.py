@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.analysis import AnalysisRequest, analyze_page
+from crawler.analysis import analyze_page
 from crawler.classification import classify_page
 from crawler.extraction import parse_html
-from crawler.items import ARTICLE, LISTING, OTHER
+from crawler.items import ARTICLE, LISTING, OTHER, AnalysisRequest
 from tests.support.site_server import ARTICLES, DemoSite
 
 

@@ -12,9 +12,9 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
-from crawler.analysis import AnalysisRequest, analyze_page
+from crawler.analysis import analyze_page
 from crawler.exceptions import NotAnArticle
-from crawler.items import ARTICLE, ERROR, LISTING, OTHER, PageItem
+from crawler.items import ARTICLE, ERROR, LISTING, OTHER, AnalysisRequest, PageItem
 from crawler.learning import relearn_site
 from crawler.pipelines import ExtractionPipeline, NormalizationPipeline, StoragePipeline
 from crawler.spiders.news import NewsSpider

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.analysis import AnalysisRequest, analyze_page
-from crawler.items import ARTICLE, LISTING
+from crawler.analysis import analyze_page
+from crawler.items import ARTICLE, LISTING, AnalysisRequest
 from crawler.workers import AnalysisPool, default_processes
 from tests.support.site_server import ARTICLES, DemoSite
 
