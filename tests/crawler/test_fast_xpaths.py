@@ -17,6 +17,7 @@ from trafilatura.settings import Extractor
 
 from crawler import extraction, fast_xpaths
 from crawler.extraction import extract_from_tree, parse_html
+from crawler.items import ExtractedArticle
 from tests.support.news_farm import NewsFarm
 from tests.support.site_server import ARTICLES, DemoSite
 
@@ -173,20 +174,21 @@ def test_an_expression_trafilatura_changed_keeps_trafilatura_s_own(monkeypatch):
     assert "OVERALL_DISCARD_XPATH[0]" in replaced
 
 
+def extract_sample_pages() -> list[tuple[ExtractedArticle | None, str]]:
+    """What the crawl's extraction finds in each sample page: (article or None, reason)."""
+    return [
+        extract_from_tree(parse_html(text), url=url, fetched_at=FETCHED_AT) for url, text in PAGES
+    ]
+
+
 def test_articles_are_the_same_with_trafilatura_s_own_expressions_and_element_classes(
     monkeypatch,
 ):
-    def extract_all():
-        return [
-            extract_from_tree(parse_html(text), url=url, fetched_at=FETCHED_AT)
-            for url, text in PAGES
-        ]
-
-    fast = extract_all()
+    fast = extract_sample_pages()
     fast_xpaths.uninstall()
     try:
         monkeypatch.setattr(extraction, "ELEMENT_CLASSES", html.HtmlElementClassLookup())
-        own = extract_all()
+        own = extract_sample_pages()
     finally:
         fast_xpaths.install()
     assert fast == own

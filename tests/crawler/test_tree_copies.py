@@ -9,8 +9,8 @@ from trafilatura.main_extractor import extract_content
 from trafilatura.settings import Extractor
 
 from crawler import tree_copies
-from crawler.extraction import extract_from_tree, parse_html, run_trafilatura
-from tests.crawler.test_fast_xpaths import FETCHED_AT, PAGES
+from crawler.extraction import parse_html, run_trafilatura
+from tests.crawler.test_fast_xpaths import PAGES, extract_sample_pages
 
 
 def test_the_shortcut_is_in_use_with_this_trafilatura():
@@ -21,17 +21,11 @@ def test_the_shortcut_is_in_use_with_this_trafilatura():
 
 
 def test_articles_are_the_same_with_trafilatura_s_own_copies():
-    def extract_all():
-        return [
-            extract_from_tree(parse_html(text), url=url, fetched_at=FETCHED_AT)
-            for url, text in PAGES
-        ]
-
-    lean = extract_all()
+    lean = extract_sample_pages()
     tree_copies.uninstall()
     try:
         assert not isinstance(trafilatura.core._prepare_tree, tree_copies.LeanPrepareTree)
-        own = extract_all()
+        own = extract_sample_pages()
     finally:
         tree_copies.install()
     assert lean == own
