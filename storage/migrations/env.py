@@ -24,7 +24,13 @@ def run_migrations() -> None:
     """Run the migrations in one transaction that holds the archive's migration lock, so that
     crawls started at once on a new archive (catalog F07) create it once, one after the other:
     SQLite's write lock taken at BEGIN (the others wait their busy timeout), a transaction-level
-    advisory lock on PostgreSQL. Each reads the archive's revision under the lock."""
+    advisory lock on PostgreSQL. Each reads the archive's revision under the lock.
+
+    One transaction on SQLite too: alembic takes SQLite for a database without transactional
+    DDL and commits after each migration, which let go of the lock between two of them, and a
+    crawl that had read the revision before went on to create tables another had just made
+    ("table crawl_run_sites already exists", 2 of 100 crawls started four at a time). SQLite
+    does run DDL in transactions (the sqlite3 module's own transaction handling is off)."""
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None  # noqa: S101 - storage.migrate always sets it
     engine = make_engine(url, immediate_transactions=True)
@@ -36,6 +42,7 @@ def run_migrations() -> None:
                 render_as_batch=connection.dialect.name == "sqlite",
                 include_name=include_name,
                 compare_type=True,
+                transactional_ddl=True,
             )
             with context.begin_transaction():
                 if connection.dialect.name == "postgresql":

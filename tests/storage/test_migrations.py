@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Engine
 
 from storage.database import make_engine
 from storage.migrate import check, current_revision, downgrade, head_revision, main, upgrade
@@ -146,3 +147,22 @@ def test_downgrade_below_zstandard_keeps_every_body(empty_database_url):
     assert zlib.decompress(compressed) == BODY
     upgrade(empty_database_url)
     assert stored_body(empty_database_url, fetch_id) == BODY
+
+
+def test_an_archive_is_created_in_one_transaction(empty_database_url):
+    """F07: crawls started at once on a new archive create it one after the other, under the
+    lock of one transaction. A commit after each migration (alembic's way on SQLite) let go of
+    the lock between two of them, and a crawl that had read the revision before created tables
+    another had just made ("table crawl_run_sites already exists")."""
+    commits = []
+
+    def count(connection):
+        commits.append(connection.engine.url)
+
+    event.listen(Engine, "commit", count)
+    try:
+        upgrade(empty_database_url)
+    finally:
+        event.remove(Engine, "commit", count)
+    assert current_revision(empty_database_url) == head_revision()
+    assert len(commits) == 1
