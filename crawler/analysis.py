@@ -54,7 +54,7 @@ def failure(error: Exception) -> str:
 
 def _analyze(request: AnalysisRequest) -> PageAnalysis:
     try:
-        tree = parse_html(request.text)
+        tree = parse_html(request.decoded())
     except ExtractionError as exc:
         return PageAnalysis(kind=OTHER, rejection=str(exc))
     kind = classify_page(tree)

@@ -255,14 +255,17 @@ class NewsSpider(Spider):
                 yield self.page_item(response, OTHER, keep_body=False)
             return
         fetched_at = datetime.now(UTC)
-        decoded = decode_page(response.text, response.encoding, response.body)
+        text = response.text
+        decoded = decode_page(text, response.encoding, response.body)
         if decoded.suspect:
             self.crawler.stats.inc_value("archive/encoding_suspect")
             self.logger.warning("%s: over 1%% of its text is unreadable as %s", response.url,
                                 decoded.encoding)  # fmt: skip
         analysis = await self.analysis_pool.analyze(
             AnalysisRequest(
-                text=decoded.text,
+                # the body alone when the worker decodes it to this same text (Scrapy's way)
+                text="" if decoded.text is text else decoded.text,
+                encoding=response.encoding,
                 url=response.url,
                 fetched_at=fetched_at,
                 listed_dates=tuple(response.meta.get("listed_dates", ())),

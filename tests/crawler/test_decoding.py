@@ -3,9 +3,15 @@ declared encoding plainly does not fit the page."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
 from scrapy.http import HtmlResponse
 
 from crawler.decoding import decode_page, decode_stored, replaced_share
+from crawler.items import AnalysisRequest
+
+FETCHED = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 FRENCH = "Le président a déclaré que l'économie française était forte à l'été. " * 20
 
@@ -68,3 +74,36 @@ def test_a_stored_page_is_read_again_as_the_crawl_read_it():
 
 def test_plain_ascii_has_nothing_replaced():
     assert replaced_share("plain text") == 0.0
+
+
+DECODINGS = {
+    "declared in the header": (page("utf-8"), "text/html; charset=utf-8"),
+    "declared in a meta tag": (page("iso-8859-15", meta="iso-8859-15"), "text/html"),
+    "after a byte-order mark": (b"\xef\xbb\xbf" + page("utf-8"), "text/html; charset=latin-1"),
+    "in UTF-16 with its mark": (page("utf-16"), "text/html"),
+    "detected, undeclared": (page("cp1252"), "text/html"),
+    "broken bytes, replaced": (page("utf-8")[:300] + b"\xff\xfe\x80" + page("utf-8"), "text/html"),
+}
+
+
+@pytest.mark.parametrize(("body", "header"), list(DECODINGS.values()), ids=list(DECODINGS))
+def test_a_worker_decodes_the_body_to_the_text_scrapy_gave(body, header):
+    """The spider sends a page's body once, with the encoding Scrapy read it with; the worker's
+    text is Scrapy's, character for character."""
+    response = crawled(body, header)
+    request = AnalysisRequest(
+        url=response.url, fetched_at=FETCHED, min_text_chars=1, body=response.body,
+        encoding=response.encoding,
+    )  # fmt: skip
+    assert request.decoded() == response.text
+    assert "Le pr" in request.decoded()
+
+
+def test_a_page_decoded_otherwise_goes_as_its_text():
+    response = crawled(page("cp1252", meta="windows-1252"), "text/html; charset=utf-8")
+    decoded = as_the_crawl_decodes(response)
+    request = AnalysisRequest(
+        url=response.url, fetched_at=FETCHED, min_text_chars=1, body=response.body,
+        encoding=response.encoding, text=decoded.text,
+    )  # fmt: skip
+    assert request.decoded() == decoded.text != response.text
