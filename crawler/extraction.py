@@ -1,10 +1,9 @@
 """extract_article(): the article in a page, its metadata and its banners.
 
 The only module that imports trafilatura, with crawler.fast_xpaths and crawler.tree_copies,
-which it installs. The page
-is parsed once with lxml; notice boxes are found and taken out of that tree (crawler.banners),
-structured metadata is read from it (crawler.metadata), then trafilatura extracts the body and
-the rest of the metadata.
+which it installs. The page is parsed once with lxml; notice boxes are found and taken out of
+that tree (crawler.banners), structured metadata is read from it (crawler.metadata), then
+trafilatura extracts the body and the rest of the metadata.
 """
 
 from __future__ import annotations
