@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from lxml import html
 
 from crawler.classification import classify_page
+from crawler.decoding import decode_stored
 from crawler.extraction import ExtractionError, extract_from_tree, parse_html
 from crawler.items import ANALYSIS_FAILED, ARTICLE, OTHER, AnalysisRequest, PageAnalysis
 from crawler.normalization import followable_url
@@ -46,6 +47,14 @@ def analyze_page(request: AnalysisRequest) -> PageAnalysis:
     return analysis
 
 
+def page_text(request: AnalysisRequest) -> str:
+    """The page as text: as sent, or its body decoded with the encoding the crawl read it with,
+    as Scrapy decodes it (crawler.decoding.decode_stored)."""
+    if request.text or not request.encoding:
+        return request.text
+    return decode_stored(request.body, None, request.encoding).text
+
+
 def failure(error: Exception) -> str:
     """The one-line reason a page's analysis raised `error`."""
     message = " ".join(str(error).split())[:MAX_REASON_CHARS]
@@ -54,7 +63,7 @@ def failure(error: Exception) -> str:
 
 def _analyze(request: AnalysisRequest) -> PageAnalysis:
     try:
-        tree = parse_html(request.decoded())
+        tree = parse_html(page_text(request))
     except ExtractionError as exc:
         return PageAnalysis(kind=OTHER, rejection=str(exc))
     kind = classify_page(tree)

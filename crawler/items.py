@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from w3lib.encoding import html_to_unicode
-
 from storage.records import ArticleRecord, FetchRecord, StoredBody
 
 # Shortest body kept as an article (ARCHIVE_MIN_TEXT_CHARS).
@@ -106,9 +104,9 @@ class AnalysisRequest:
     """An HTML page for a worker to analyse (crawler.analysis): the spider sends it.
 
     The page goes once, as its raw body and the encoding Scrapy decoded it with (the worker
-    decodes it as Scrapy does, `html_to_unicode` with that charset), or as `text` when it was
-    decoded otherwise (crawler.decoding's second try): a page's text beside its body would
-    double what is pickled and piped to the worker.
+    decodes it as Scrapy does: crawler.analysis), or as `text` when it was decoded otherwise
+    (crawler.decoding's second try): a page's text beside its body would double what is
+    pickled and piped to the worker.
     """
 
     url: str
@@ -119,12 +117,6 @@ class AnalysisRequest:
     body: bytes = b""  # the raw body, to compress for the archive off the reactor
     encoding: str = ""  # what `body` is decoded with, when `text` is not given
     text: str = ""
-
-    def decoded(self) -> str:
-        """The page as text."""
-        if self.text or not self.encoding:
-            return self.text
-        return html_to_unicode(f"charset={self.encoding}", self.body)[1]
 
 
 @dataclass(frozen=True, kw_only=True)

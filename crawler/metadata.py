@@ -72,13 +72,13 @@ class MarkedElements:
         self,
         elements: list[html.HtmlElement],
         marks: list[str],
-        bylines: list[html.HtmlElement] | None = None,
+        bylines: list[html.HtmlElement],
     ) -> None:
         self.elements = elements
         self.text = SEPARATOR.join(marks)
         self.starts = list(itertools.accumulate((len(m) + 1 for m in marks[:-1]), initial=0))
         # The elements of BYLINE_XPATH, in document order, found in the same walk.
-        self.bylines = bylines or []
+        self.bylines = bylines
 
     @classmethod
     def of(cls, tree: html.HtmlElement) -> MarkedElements:

@@ -71,9 +71,9 @@ def timed_out(timeout: float) -> PageAnalysis:
 def analyze_page(request: AnalysisRequest) -> PageAnalysis:
     """crawler.analysis.analyze_page, imported where a page is analysed (a worker, or a crawl
     without workers): the crawl process itself never loads trafilatura."""
-    from crawler.analysis import analyze_page
+    from crawler import analysis
 
-    return analyze_page(request)
+    return analysis.analyze_page(request)
 
 
 def analyze_within(request: AnalysisRequest, timeout: float) -> PageAnalysis:

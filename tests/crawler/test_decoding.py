@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from scrapy.http import HtmlResponse
 
+from crawler.analysis import page_text
 from crawler.decoding import decode_page, decode_stored, replaced_share
 from crawler.items import AnalysisRequest
 
@@ -95,8 +96,8 @@ def test_a_worker_decodes_the_body_to_the_text_scrapy_gave(body, header):
         url=response.url, fetched_at=FETCHED, min_text_chars=1, body=response.body,
         encoding=response.encoding,
     )  # fmt: skip
-    assert request.decoded() == response.text
-    assert "Le pr" in request.decoded()
+    assert page_text(request) == response.text
+    assert "Le pr" in page_text(request)
 
 
 def test_a_page_decoded_otherwise_goes_as_its_text():
@@ -106,4 +107,4 @@ def test_a_page_decoded_otherwise_goes_as_its_text():
         url=response.url, fetched_at=FETCHED, min_text_chars=1, body=response.body,
         encoding=response.encoding, text=decoded.text,
     )  # fmt: skip
-    assert request.decoded() == decoded.text != response.text
+    assert page_text(request) == decoded.text != response.text
