@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Self
 
@@ -39,6 +39,9 @@ from storage.queries import (
 from storage.records import ArticleRecord, BannerRecord
 from storage.writes import (
     ArticleWrite,
+    NewArticle,
+    article_hashes,
+    insert_new_articles,
     record_article_blocks,
     record_version,
     refresh_latest_version,
@@ -247,10 +250,7 @@ def store_article(
     ("dmy" or "mdy", from the sources file) overrides what the site's dates show.
     """
     site = session.get_one(Site, site_id)
-    body, notices = clean_body(record.body, site_boilerplate(session, site_id))
-    cleaned = replace(record, body=body, raw_body=record.body, content_hash=fingerprint(body))
-    if record.date_candidates:
-        cleaned = read_published(cleaned, date_order_hint or site.date_order)
+    cleaned, notices = _as_site_knows(session, record, site, date_order_hint)
     write = upsert_article(
         session, cleaned, site_id=site_id, fetch_id=fetch_id, learned_banners=notices
     )
@@ -266,9 +266,7 @@ def store_article(
     else:
         refresh_latest_version(session, write.article_id, title=record.title, raw_body=record.body)
     if write.outcome == "new":
-        dayfirst, monthfirst = date_order_votes(record.date_candidates)
-        site.dayfirst_votes += dayfirst
-        site.monthfirst_votes += monthfirst
+        _count_date_votes(site, record)
     record_article_blocks(
         session,
         write.article_id,
@@ -278,3 +276,76 @@ def store_article(
         is_new=write.outcome == "new",
     )
     return write
+
+
+@dataclass(frozen=True)
+class FetchedArticle:
+    """An article a crawl fetched, with its site's and its fetch's ids."""
+
+    record: ArticleRecord
+    site_id: int
+    fetch_id: int | None
+
+
+def store_articles(
+    session: Session, articles: Sequence[FetchedArticle], *, date_order_hint: str | None = None
+) -> list[ArticleWrite]:
+    """Store a crawl's batch of fetched articles, each as `store_article` stores it, in order.
+
+    The articles new to the archive (the first page of each canonical URL it does not have)
+    are written together, one statement per table (`storage.writes.insert_new_articles`); the
+    others, known articles and a URL's later pages, follow one by one in their order.
+    """
+    known = article_hashes(session, [article.record.canonical_url for article in articles])
+    first_of_url: dict[str, int] = {}
+    for position, article in enumerate(articles):
+        if article.record.canonical_url not in known:
+            first_of_url.setdefault(article.record.canonical_url, position)
+    new_positions = sorted(first_of_url.values())
+    new = []
+    for position in new_positions:
+        article = articles[position]
+        site = session.get_one(Site, article.site_id)
+        cleaned, notices = _as_site_knows(session, article.record, site, date_order_hint)
+        new.append(
+            NewArticle(
+                record=cleaned,
+                site_id=article.site_id,
+                fetch_id=article.fetch_id,
+                learned_banners=notices,
+                blocks=body_blocks(article.record.body),
+            )
+        )
+        _count_date_votes(site, article.record)
+    new_ids = dict(zip(new_positions, insert_new_articles(session, new), strict=True))
+    return [
+        ArticleWrite(article_id=new_ids[position], outcome="new")
+        if position in new_ids
+        else store_article(
+            session,
+            article.record,
+            site_id=article.site_id,
+            fetch_id=article.fetch_id,
+            date_order_hint=date_order_hint,
+        )
+        for position, article in enumerate(articles)
+    ]
+
+
+def _as_site_knows(
+    session: Session, record: ArticleRecord, site: Site, date_order_hint: str | None
+) -> tuple[ArticleRecord, tuple[BannerRecord, ...]]:
+    """Return the record cleaned of its site's boilerplate (`raw_body` the body as extracted),
+    its date read in the site's order of day and month, and the notices among those blocks."""
+    body, notices = clean_body(record.body, site_boilerplate(session, site.id))
+    cleaned = replace(record, body=body, raw_body=record.body, content_hash=fingerprint(body))
+    if record.date_candidates:
+        cleaned = read_published(cleaned, date_order_hint or site.date_order)
+    return cleaned, notices
+
+
+def _count_date_votes(site: Site, record: ArticleRecord) -> None:
+    """Add a new article's evidence of the site's order of day and month."""
+    dayfirst, monthfirst = date_order_votes(record.date_candidates)
+    site.dayfirst_votes += dayfirst
+    site.monthfirst_votes += monthfirst

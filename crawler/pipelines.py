@@ -26,13 +26,13 @@ from crawler.items import (
     ExtractedPageItem,
     PageItem,
 )
-from crawler.learning import LearningSettings, relearn_site, store_article
+from crawler.learning import FetchedArticle, LearningSettings, relearn_site, store_articles
 from crawler.normalization import normalize_article, site_host
 from storage.database import make_engine, make_session_factory, session_scope
 from storage.migrate import ensure_current
 from storage.queries import site_article_count
 from storage.records import FetchRecord
-from storage.writes import finish_run, record_fetch, start_run, upsert_site
+from storage.writes import finish_run, record_fetches, start_run, upsert_site
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -355,37 +355,51 @@ class StoragePipeline:
         site_ids = dict(self.site_ids)
         try:
             with session_scope(self.sessions) as session:
-                outcomes = [self._store_page(session, item, site_ids) for item in items]
+                outcomes = self._store_pages(session, items, site_ids)
         except BaseException:
             self.site_articles.clear()  # counted in a transaction that did not commit
             raise
         self.site_ids = site_ids  # committed: known from now on
         return outcomes
 
-    def _store_page(
+    def _store_pages(
+        self,
+        session: Session,
+        items: list[ArchivePageItem],
+        site_ids: dict[tuple[str, str | None], int],
+    ) -> list[str | None]:
+        """Store the fetches, then the articles (those new to the archive together), then
+        relearn the sites that have enough articles stored since they were last learned."""
+        sites = [self._site_id(session, item, site_ids) for item in items]
+        fetches = [(item.fetch, site_id) for item, site_id in zip(items, sites, strict=True)]
+        fetch_ids = record_fetches(session, fetches, run_id=self.run_id)
+        positions: list[int] = []
+        articles: list[FetchedArticle] = []
+        for position, item in enumerate(items):
+            if item.article is not None:
+                positions.append(position)
+                articles.append(FetchedArticle(item.article, sites[position], fetch_ids[position]))
+        writes = store_articles(session, articles, date_order_hint=self.date_order_hint)
+        outcomes: list[str | None] = [None] * len(items)
+        for position, article, write in zip(positions, articles, writes, strict=True):
+            outcomes[position] = write.outcome
+            if write.outcome == "new" and article.site_id in self.site_articles:
+                self.site_articles[article.site_id].added += 1
+            self.unlearned[article.site_id] += 1
+        for site_id in sorted({article.site_id for article in articles}):
+            if self.unlearned[site_id] >= self.learning.relearn_every:
+                self._relearn(session, site_id)
+        return outcomes
+
+    def _site_id(
         self, session: Session, item: ArchivePageItem, site_ids: dict[tuple[str, str | None], int]
-    ) -> str | None:
+    ) -> int:
         site_name = item.article.site_name if item.article else None
         site_id = site_ids.get((item.host, site_name)) or upsert_site(
             session, item.host, seen_at=item.fetch.fetched_at, name=site_name
         )
         site_ids[item.host, site_name] = site_id
-        fetch_id = record_fetch(session, item.fetch, site_id=site_id, run_id=self.run_id)
-        if item.article is None:
-            return None
-        write = store_article(
-            session,
-            item.article,
-            site_id=site_id,
-            fetch_id=fetch_id,
-            date_order_hint=self.date_order_hint,
-        )
-        if write.outcome == "new" and site_id in self.site_articles:
-            self.site_articles[site_id].added += 1
-        self.unlearned[site_id] += 1
-        if self.unlearned[site_id] >= self.learning.relearn_every:
-            self._relearn(session, site_id)
-        return write.outcome
+        return site_id
 
     def _relearn(self, session: Session, site_id: int) -> None:
         cleaned = relearn_site(

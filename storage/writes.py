@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import zlib
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
@@ -84,9 +86,10 @@ def _upsert_seen(dialect: str, model: Any, keys: tuple[str, ...], *, returning_i
         index_elements=list(keys),
         set_={"last_seen_at": _later(table.c.last_seen_at, insert.excluded.last_seen_at)},
     )
-    # RETURNING in no particular order (callers use the ids as a set): SQLAlchemy then sends
-    # all the rows in one statement; ordered, it would send one statement per row on SQLite.
-    return statement.returning(table.c.id) if returning_id else statement
+    # RETURNING in no particular order, with the keys (callers map the ids by them): SQLAlchemy
+    # then sends all the rows in one statement; ordered, it would send one per row on SQLite.
+    keyed = statement.returning(table.c.id, *(table.c[key] for key in keys))
+    return keyed if returning_id else statement
 
 
 def _run(session: Session, statement: Any, parameters: Any = None) -> Any:
@@ -134,10 +137,29 @@ _SITE_NAME = (
 
 def record_fetch(session: Session, record: FetchRecord, *, site_id: int, run_id: int | None) -> int:
     """Store one HTTP response, its body compressed, and return its id."""
+    return record_fetches(session, [(record, site_id)], run_id=run_id)[0]
+
+
+def record_fetches(
+    session: Session, fetches: Sequence[tuple[FetchRecord, int]], *, run_id: int | None
+) -> list[int]:
+    """Store HTTP responses (each with its site's id), bodies compressed, in one statement;
+    return their ids in the same order."""
+    rows = [_fetch_values(record, site_id, run_id) for record, site_id in fetches]
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    ids = [int(fetch_id) for fetch_id in _run(session, _fetch_insert(dialect), rows).scalars()]
+    # SQLite gives the rows of one INSERT rowids one above the largest in the table, in the
+    # order of its VALUES, but returns them in no promised order: sorted, they are in order.
+    return sorted(ids) if dialect == "sqlite" else ids
+
+
+def _fetch_values(record: FetchRecord, site_id: int, run_id: int | None) -> dict[str, Any]:
     stored = record.stored_body
     if stored is None and record.body is not None:
         stored = StoredBody.of(record.body)
-    values = {
+    return {
         "run_id": run_id,
         "site_id": site_id,
         "url": record.url,
@@ -152,10 +174,15 @@ def record_fetch(session: Session, record: FetchRecord, *, site_id: int, run_id:
         "body_sha256": stored.sha256 if stored else None,
         "body_zstd": stored.zstd if stored else None,
     }
-    return int(_run(session, _FETCH_INSERT, values).scalar_one())
 
 
-_FETCH_INSERT = insert_into(_table(Fetch)).returning(_table(Fetch).c.id)
+@functools.cache
+def _fetch_insert(dialect: str) -> Any:
+    """INSERT fetches RETURNING their ids, in one statement: on PostgreSQL in the order of the
+    rows (SQLAlchemy numbers them); SQLAlchemy would send SQLite's one row at a time for that
+    order, which `record_fetches` gets from the ids themselves instead."""
+    fetches = _table(Fetch)
+    return insert_into(fetches).returning(fetches.c.id, sort_by_parameter_order=dialect != "sqlite")
 
 
 def fetch_body(fetch: Fetch) -> bytes | None:
@@ -183,18 +210,7 @@ def upsert_article(
     was new, changed or unchanged.
     """
     previous_hash = _run(session, _ARTICLE_HASH, {"url": record.canonical_url}).scalar()
-    values: dict[str, Any] = {name: getattr(record, name) for name in EXTRACTED_FIELDS}
-    values["raw_body"] = record.raw_body or record.body
-    values["date_candidates"] = [list(candidate) for candidate in record.date_candidates]
-    values["authors"] = list(record.authors)
-    values["tags"] = list(record.tags)
-    values.update(
-        canonical_url=record.canonical_url,
-        site_id=site_id,
-        first_seen_at=record.fetched_at,
-        last_seen_at=record.fetched_at,
-        fetch_id=fetch_id,
-    )
+    values = _article_values(record, site_id=site_id, fetch_id=fetch_id)
     statement = _article_upsert(session.get_bind().dialect.name)
     article_id = int(_run(session, statement, values).scalar_one())
     link_banners(session, article_id, record.banners, site_id=site_id, seen_at=record.fetched_at)
@@ -215,9 +231,93 @@ def upsert_article(
     return ArticleWrite(article_id=article_id, outcome=outcome)
 
 
+def _article_values(record: ArticleRecord, *, site_id: int, fetch_id: int | None) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(record, name) for name in EXTRACTED_FIELDS}
+    values["raw_body"] = record.raw_body or record.body
+    values["date_candidates"] = [list(candidate) for candidate in record.date_candidates]
+    values["authors"] = list(record.authors)
+    values["tags"] = list(record.tags)
+    values.update(
+        canonical_url=record.canonical_url,
+        site_id=site_id,
+        first_seen_at=record.fetched_at,
+        last_seen_at=record.fetched_at,
+        fetch_id=fetch_id,
+    )
+    return values
+
+
+def article_hashes(session: Session, urls: Sequence[str]) -> dict[str, str]:
+    """Return the content hash of each of `urls` the archive has an article at."""
+    if not urls:
+        return {}
+    rows = _run(session, _ARTICLE_HASHES, {"urls": sorted(set(urls))})
+    return {str(url): str(content_hash) for url, content_hash in rows}
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewArticle:
+    """An article the archive does not have yet, as `insert_new_articles` stores it: `record`
+    cleaned of its site's boilerplate (`record.raw_body` the body as extracted), the notices
+    among those blocks, and the blocks of the raw body (hash → text)."""
+
+    record: ArticleRecord
+    site_id: int
+    fetch_id: int | None
+    learned_banners: tuple[BannerRecord, ...]
+    blocks: dict[str, str]
+
+
+def insert_new_articles(session: Session, articles: Sequence[NewArticle]) -> list[int]:
+    """Store articles new to the archive (distinct canonical URLs) with their banners, first
+    versions and blocks, one statement per table for all of them; return their ids in order.
+
+    What `upsert_article`, `record_version` and `record_article_blocks` do for one new
+    article, for a crawl's batch of them (fifty statements become one: on PostgreSQL each is a
+    round trip to the server)."""
+    if not articles:
+        return []
+    dialect = session.get_bind().dialect.name
+    rows = [
+        _article_values(new.record, site_id=new.site_id, fetch_id=new.fetch_id) for new in articles
+    ]
+    returned = _run(session, _article_upsert(dialect), rows)
+    ids = {url: int(article_id) for article_id, url in returned}
+    article_ids = [ids[new.record.canonical_url] for new in articles]
+    page = [
+        BannerLinks(article_id, new.record.banners, new.site_id, new.record.fetched_at)
+        for article_id, new in zip(article_ids, articles, strict=True)
+    ]
+    learned = [
+        BannerLinks(article_id, new.learned_banners, new.site_id, new.record.fetched_at, "learned")
+        for article_id, new in zip(article_ids, articles, strict=True)
+    ]
+    link_banners_many(session, [*page, *learned])
+    _run(
+        session,
+        _VERSION_INSERT,
+        [
+            {"article_id": article_id, "version": 1, "seen_at": new.record.fetched_at,
+             "title": new.record.title, "raw_body": new.record.raw_body or new.record.body}
+            for article_id, new in zip(article_ids, articles, strict=True)
+        ],
+    )  # fmt: skip
+    record_new_article_blocks(
+        session,
+        [
+            NewBlocks(article_id, new.blocks, new.site_id, new.record.fetched_at)
+            for article_id, new in zip(article_ids, articles, strict=True)
+        ],
+    )
+    return article_ids
+
+
 _ARTICLES = _table(Article)
 _ARTICLE_HASH = select(_ARTICLES.c.content_hash).where(
     _ARTICLES.c.canonical_url == bindparam("url")
+)
+_ARTICLE_HASHES = select(_ARTICLES.c.canonical_url, _ARTICLES.c.content_hash).where(
+    _ARTICLES.c.canonical_url.in_(bindparam("urls", expanding=True))
 )
 
 
@@ -238,7 +338,7 @@ def _article_upsert(dialect: str) -> Any:
         else_=_ARTICLES.c.first_seen_at,
     )
     return insert.on_conflict_do_update(index_elements=["canonical_url"], set_=changes).returning(
-        _ARTICLES.c.id
+        _ARTICLES.c.id, _ARTICLES.c.canonical_url
     )
 
 
@@ -251,36 +351,86 @@ def link_banners(
     seen_at: datetime,
     origin: str = "page",
 ) -> None:
-    """Store `banners` for the site (once each) and link them to the article.
+    """Store `banners` for the site (once each) and link them to the article."""
+    link_banners_many(session, [BannerLinks(article_id, banners, site_id, seen_at, origin)])
+
+
+@dataclass(frozen=True)
+class BannerLinks:
+    """Banners to link to an article: what one page showed (or its learned notices)."""
+
+    article_id: int
+    banners: tuple[BannerRecord, ...]
+    site_id: int
+    seen_at: datetime
+    origin: str = "page"
+
+
+def link_banners_many(session: Session, wanted: Sequence[BannerLinks]) -> None:
+    """Store the banners for their sites (once each) and link them to their articles, one
+    statement per table for all of them. A link an article has already is left as it is but
+    for its last sighting; of two links of one article to one banner the first is made.
 
     A banner's `page_count` moves by one for each article newly linked to it, in SQL: never
     recounted, since a notice on every page of a site of a million articles would cost a count
     of a million links for each page stored.
     """
-    if not banners:
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for links in wanted:
+        for banner in links.banners:
+            row = rows.get((links.site_id, banner.text_hash))
+            if row is None:
+                rows[links.site_id, banner.text_hash] = {
+                    "site_id": links.site_id, "kind": banner.kind, "text": banner.text,
+                    "text_hash": banner.text_hash, "first_seen_at": links.seen_at,
+                    "last_seen_at": links.seen_at, "page_count": 0,
+                }  # fmt: skip
+            else:
+                row["first_seen_at"] = min(row["first_seen_at"], links.seen_at)
+                row["last_seen_at"] = max(row["last_seen_at"], links.seen_at)
+    if not rows:
         return
     dialect = session.get_bind().dialect.name
-    unique = {banner.text_hash: banner for banner in banners}
-    rows = [
-        {"site_id": site_id, "kind": banner.kind, "text": banner.text, "text_hash": text_hash,
-         "first_seen_at": seen_at, "last_seen_at": seen_at, "page_count": 0}
-        for text_hash, banner in sorted(unique.items())
-    ]  # fmt: skip
     upsert = _upsert_seen(dialect, Banner, ("site_id", "text_hash"), returning_id=True)
-    banner_ids = sorted(_run(session, upsert, rows).scalars())
-    links = [
-        {"article_id": article_id, "banner_id": banner_id, "first_seen_at": seen_at,
-         "last_seen_at": seen_at, "origin": origin}
-        for banner_id in banner_ids
-    ]  # fmt: skip
+    # Sorted by key: two crawlers writing one site's banners lock them in the same order.
+    returned = _run(session, upsert, [rows[key] for key in sorted(rows)])
+    banner_ids = {(site, text_hash): int(banner_id) for banner_id, site, text_hash in returned}
+    links_by_key: dict[tuple[int, int], dict[str, Any]] = {}
+    for links in wanted:
+        for banner in links.banners:
+            banner_id = banner_ids[links.site_id, banner.text_hash]
+            links_by_key.setdefault(
+                (links.article_id, banner_id),
+                {"article_id": links.article_id, "banner_id": banner_id,
+                 "first_seen_at": links.seen_at, "last_seen_at": links.seen_at,
+                 "origin": links.origin},
+            )  # fmt: skip
     # Only the new links come back: a link the article has is left as it is...
-    added = set(_run(session, _link_banners(dialect), links).scalars())
-    if added:
-        _run(session, _BANNER_COUNT_MOVE, {"ids": sorted(added), "by": 1})
-    if len(added) < len(banner_ids):  # ...but for its last sighting
-        kept = sorted(set(banner_ids) - added)
-        _run(session, _ARTICLE_BANNERS_SEEN, {"article": article_id, "ids": kept,
+    added = {
+        (int(article_id), int(banner_id))
+        for article_id, banner_id in _run(
+            session, _link_banners(dialect), [links_by_key[key] for key in sorted(links_by_key)]
+        )
+    }
+    _move_counts(session, _BANNER_COUNT_MOVE, Counter(banner_id for _, banner_id in added))
+    kept: defaultdict[tuple[int, datetime], list[int]] = defaultdict(list)
+    for (article_id, banner_id), link in sorted(links_by_key.items()):
+        if (article_id, banner_id) not in added:  # ...but for its last sighting
+            kept[article_id, link["last_seen_at"]].append(banner_id)
+    for (article_id, seen_at), ids in kept.items():
+        _run(session, _ARTICLE_BANNERS_SEEN, {"article": article_id, "ids": ids,
                                               "seen_at": seen_at})  # fmt: skip
+
+
+def _move_counts(session: Session, statement: Any, moves: Counter[int]) -> None:
+    """Move each row's `page_count` by its number in `moves` (row id → by): one statement for
+    each distinct number."""
+    by_amount: defaultdict[int, list[int]] = defaultdict(list)
+    for row_id, amount in sorted(moves.items()):
+        if amount:
+            by_amount[amount].append(row_id)
+    for amount, ids in sorted(by_amount.items()):
+        _run(session, statement, {"ids": ids, "by": amount})
 
 
 _BANNERS, _ARTICLE_BANNERS = _table(Banner), _table(ArticleBanner)
@@ -300,7 +450,7 @@ def _link_banners(dialect: str) -> Any:
     """INSERT an article's banner links, skipping those it has; RETURNING the new ones."""
     insert = _insert(dialect, _ARTICLE_BANNERS)
     return insert.on_conflict_do_nothing(index_elements=["article_id", "banner_id"]).returning(
-        _ARTICLE_BANNERS.c.banner_id
+        _ARTICLE_BANNERS.c.article_id, _ARTICLE_BANNERS.c.banner_id
     )
 
 
@@ -354,22 +504,21 @@ def record_article_blocks(
     A block's `page_count` moves by one for each article that gains or loses it, in SQL, so two
     crawlers writing the same site's blocks at once count both.
     """
+    if is_new:  # it gains all its blocks, and the upsert counts them
+        record_new_article_blocks(session, [NewBlocks(article_id, blocks, site_id, seen_at)])
+        return
     # All the article's blocks in one statement, compiled once per dialect, sorted by key (no
     # deadlock between two crawlers writing the same site's blocks).
     rows = [
         {"site_id": site_id, "block_hash": block_hash, "text": blocks[block_hash],
-         "page_count": int(is_new), "first_seen_at": seen_at, "last_seen_at": seen_at}
+         "page_count": 0, "first_seen_at": seen_at, "last_seen_at": seen_at}
         for block_hash in sorted(blocks)
     ]  # fmt: skip
     dialect = session.get_bind().dialect.name
-    if is_new:  # it gains all its blocks, and the upsert counts them
-        counted = _run(session, _upsert_counted_block(dialect), rows).scalars() if rows else []
-        gone, added = [], sorted(counted)
-    else:
-        old_ids = set(_run(session, _ARTICLE_BLOCK_IDS, {"article_id": article_id}).scalars())
-        upsert = _upsert_seen(dialect, SiteBlock, ("site_id", "block_hash"), returning_id=True)
-        new_ids = set(_run(session, upsert, rows).scalars()) if rows else set()
-        gone, added = sorted(old_ids - new_ids), sorted(new_ids - old_ids)
+    old_ids = set(_run(session, _ARTICLE_BLOCK_IDS, {"article_id": article_id}).scalars())
+    upsert = _upsert_seen(dialect, SiteBlock, ("site_id", "block_hash"), returning_id=True)
+    new_ids = set(_run(session, upsert, rows).scalars()) if rows else set()
+    gone, added = sorted(old_ids - new_ids), sorted(new_ids - old_ids)
     if gone:
         _run(session, _ARTICLE_BLOCKS_DELETE, {"article_id": article_id, "ids": gone})
         _run(session, _BLOCK_COUNT_MOVE, {"ids": gone, "by": -1})
@@ -379,8 +528,52 @@ def record_article_blocks(
             _ARTICLE_BLOCK_INSERT,
             [{"article_id": article_id, "block_id": block_id} for block_id in added],
         )
-        if not is_new:
-            _run(session, _BLOCK_COUNT_MOVE, {"ids": added, "by": 1})
+        _run(session, _BLOCK_COUNT_MOVE, {"ids": added, "by": 1})
+
+
+@dataclass(frozen=True)
+class NewBlocks:
+    """The blocks (hash → text) of an article that has none recorded yet."""
+
+    article_id: int
+    blocks: dict[str, str]
+    site_id: int
+    seen_at: datetime
+
+
+def record_new_article_blocks(session: Session, articles: Sequence[NewBlocks]) -> None:
+    """Record the blocks of articles that have none yet, counting each block once for each of
+    them: one statement for the site blocks (a block several of them share counted by as many)
+    and one for the links."""
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for new in articles:
+        for block_hash, text in new.blocks.items():
+            row = rows.get((new.site_id, block_hash))
+            if row is None:
+                rows[new.site_id, block_hash] = {
+                    "site_id": new.site_id, "block_hash": block_hash, "text": text,
+                    "page_count": 1, "first_seen_at": new.seen_at, "last_seen_at": new.seen_at,
+                }  # fmt: skip
+            else:
+                row["page_count"] += 1
+                row["first_seen_at"] = min(row["first_seen_at"], new.seen_at)
+                row["last_seen_at"] = max(row["last_seen_at"], new.seen_at)
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    # Sorted by key: no deadlock between two crawlers writing the same site's blocks.
+    returned = _run(session, _upsert_counted_block(dialect), [rows[key] for key in sorted(rows)])
+    block_ids = {(site_id, block_hash): int(block_id) for block_id, site_id, block_hash in returned}
+    links = sorted(
+        (new.article_id, block_ids[new.site_id, block_hash])
+        for new in articles
+        for block_hash in new.blocks
+    )
+    _run(
+        session,
+        _ARTICLE_BLOCK_INSERT,
+        [{"article_id": article_id, "block_id": block_id} for article_id, block_id in links],
+    )
 
 
 _ARTICLE_BLOCKS = _table(ArticleBlock)
@@ -390,16 +583,17 @@ _ARTICLE_BLOCK_INSERT = insert_into(_ARTICLE_BLOCKS)
 
 @functools.cache
 def _upsert_counted_block(dialect: str) -> Any:
-    """INSERT a site's block counted once, or count it once more and move its `last_seen_at`
-    forward: for the blocks of an article new to the archive."""
+    """INSERT a site's block counted by the new articles that hold it (`page_count`), or count
+    it by as many more and move its `last_seen_at` forward: for the blocks of articles new to
+    the archive."""
     insert = _insert(dialect, _SITE_BLOCKS)
     return insert.on_conflict_do_update(
         index_elements=["site_id", "block_hash"],
         set_={
             "last_seen_at": _later(_SITE_BLOCKS.c.last_seen_at, insert.excluded.last_seen_at),
-            "page_count": _SITE_BLOCKS.c.page_count + 1,
+            "page_count": _SITE_BLOCKS.c.page_count + insert.excluded.page_count,
         },
-    ).returning(_SITE_BLOCKS.c.id)
+    ).returning(_SITE_BLOCKS.c.id, _SITE_BLOCKS.c.site_id, _SITE_BLOCKS.c.block_hash)
 
 
 _ARTICLE_BLOCK_IDS = select(_ARTICLE_BLOCKS.c.block_id).where(
