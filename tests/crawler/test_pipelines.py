@@ -329,3 +329,27 @@ def test_a_large_sites_articles_are_counted_again_only_once_a_hundredth_is_new(
     # The test's own 60 counts, and the crawl's: at the 1st, 12th, 23rd, 34th, 45th, 56th.
     assert len(counts) == 60 + 6
     pipeline.engine.dispose()
+
+
+def test_a_batch_of_listings_and_articles_gives_each_page_its_outcome_and_fetch(database_url):
+    """One transaction of mixed pages: a listing (no article), new articles, and one article's
+    page twice; each page is reported at its place, and each article points to its own fetch."""
+    pipeline, commits = counted_pipeline(database_url)
+    listing = through_extraction_and_normalization(page("/", kind=LISTING))
+    first, second, third = article_items(3)
+    again = replace(
+        second, fetch=replace(second.fetch, fetched_at=datetime(2026, 11, 26, tzinfo=UTC))
+    )
+    outcomes = pipeline.store_batch([first, listing, second, again, third])
+    assert outcomes == ["new", None, "new", "unchanged", "new"]
+    assert len(commits) == 1
+    with session_scope(pipeline.sessions) as session:
+        fetches = {fetch.id: fetch for fetch in session.scalars(select(Fetch))}
+        assert sorted(fetch.page_kind for fetch in fetches.values()) == [
+            ARTICLE, ARTICLE, ARTICLE, ARTICLE, LISTING
+        ]  # fmt: skip
+        articles = session.scalars(select(Article)).all()
+        assert len(articles) == 3
+        for article in articles:
+            assert fetches[article.fetch_id].url == article.url
+    pipeline.engine.dispose()
