@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Self
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 from scrapy.utils.defer import deferred_from_coro
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crawler.exceptions import NotAnArticle, StorageUnavailable
 from crawler.health import record_crawl_health
@@ -302,13 +302,24 @@ class StoragePipeline:
         again page by page, so that one bad page fails alone and a deadlock between shared
         crawlers is not met twice. A page that meets an unreachable database or a deadlock is
         tried again with a growing pause for up to ARCHIVE_STORAGE_RETRY_SECONDS, then the
-        crawl stops."""
+        crawl stops; one that breaks a unique constraint (another crawler archived its
+        article meanwhile) is tried once more."""
         loop = asyncio.get_running_loop()
         items = [item for item, _ in batch]
-        waited = 0.0
+        waited, conflicted = 0.0, False
         for attempt in itertools.count():
             try:
                 outcomes = await loop.run_in_executor(self.writer, self.store_batch, items)
+            except IntegrityError as exc:
+                # Another crawler sharing the archive stored the page's new article between
+                # this transaction's look-up of its URL and its write: written once more, the
+                # article is a known one. A page that conflicts twice fails alone.
+                if len(batch) > 1:
+                    break
+                if conflicted:
+                    _settle(batch, exception=exc)
+                    return
+                conflicted = True
             except OperationalError as exc:
                 pause = min(0.1 * 2**attempt, 5.0)
                 if self.stopping or not is_transient(exc) or waited + pause > self.retry_seconds:

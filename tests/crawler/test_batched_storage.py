@@ -93,8 +93,8 @@ def store_batch(session: Session, records: list[Any], *, together: bool) -> list
             FetchedArticle(record, site_id, fetch_id)
             for record, site_id, fetch_id in zip(records, sites, fetch_ids, strict=True)
         ]
-        return [write.outcome for write in store_articles(session, articles)]
-    outcomes = []
+        return [str(write.outcome) for write in store_articles(session, articles)]
+    outcomes: list[str] = []
     for (fetch, site_id), record in zip(fetches, records, strict=True):
         fetch_id = record_fetch(session, fetch, site_id=site_id, run_id=None)
         outcomes.append(store_article(session, record, site_id=site_id, fetch_id=fetch_id).outcome)
@@ -130,7 +130,7 @@ def archive_rows(session: Session) -> dict[str, list[tuple[Any, ...]]]:
                 a.date_source,
                 a.first_seen_at,
                 a.last_seen_at,
-                fetch_url.get(a.fetch_id),
+                fetch_url[a.fetch_id] if a.fetch_id is not None else None,
             )
             for a in session.scalars(select(Article))
         ),

@@ -15,11 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from crawler.analysis import analyze_page
 from crawler.exceptions import NotAnArticle
 from crawler.items import ARTICLE, ERROR, LISTING, OTHER, AnalysisRequest, PageItem
-from crawler.learning import relearn_site
+from crawler.learning import relearn_site, store_article
 from crawler.pipelines import ExtractionPipeline, NormalizationPipeline, StoragePipeline
 from crawler.spiders.news import NewsSpider
 from storage.database import make_engine, make_session_factory, session_scope
-from storage.models import Article, Banner, CrawlRun, Fetch
+from storage.models import Article, ArticleVersion, Banner, CrawlRun, Fetch
 from storage.writes import fetch_body, upsert_article, upsert_site
 from tests.support.records import article_record
 from tests.support.site_server import ARTICLES, DemoSite
@@ -351,5 +351,43 @@ def test_a_batch_of_listings_and_articles_gives_each_page_its_outcome_and_fetch(
         articles = session.scalars(select(Article)).all()
         assert len(articles) == 3
         for article in articles:
+            assert article.fetch_id is not None
             assert fetches[article.fetch_id].url == article.url
     pipeline.engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_a_page_another_crawler_archives_meanwhile_is_stored_as_a_known_article(
+    postgresql_template,
+):
+    """Two crawlers sharing a PostgreSQL archive fetch the same new article: the other one
+    commits it between this crawler's look-up of the URL and its write. The page is written
+    again as a known article (not lost to the unique constraints of its version and blocks),
+    and the archive holds the article once, with one version."""
+    item = article_items(1)[0]
+    with postgresql_template.clone() as url:
+        other_engine = make_engine(url)
+        other = make_session_factory(other_engine)
+        with session_scope(other) as session:  # the site, known to both crawlers
+            upsert_site(session, item.host, seen_at=FETCHED_AT)
+        pipeline, _ = counted_pipeline(url)
+        meanwhile: list[str] = []
+
+        def other_crawler_commits(conn, cursor, statement, *args):
+            if statement.startswith("SELECT articles.canonical_url") and not meanwhile:
+                meanwhile.append(statement)
+                with session_scope(other) as session:
+                    site_id = upsert_site(session, item.host, seen_at=FETCHED_AT)
+                    store_article(session, item.article, site_id=site_id, fetch_id=None)
+
+        event.listen(pipeline.engine, "after_cursor_execute", other_crawler_commits)
+        try:
+            assert store(pipeline, item) is item
+            assert meanwhile
+            with session_scope(pipeline.sessions) as session:
+                assert session.scalar(select(func.count()).select_from(Article)) == 1
+                assert session.scalar(select(func.count()).select_from(ArticleVersion)) == 1
+                assert session.scalar(select(func.count()).select_from(Fetch)) == 1
+        finally:
+            pipeline.engine.dispose()
+            other_engine.dispose()
