@@ -19,6 +19,7 @@ site's rows would).
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import tempfile
 import time
@@ -29,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import event, insert  # noqa: E402
 
 from crawler.analysis import analyze_page  # noqa: E402
 from crawler.items import (  # noqa: E402
@@ -81,16 +82,23 @@ def open_pipeline(database_url: str) -> StoragePipeline:
     return pipeline
 
 
-def time_pipeline(database_url: str, items: list[ArchivePageItem], batch: int) -> float:
+def time_pipeline(
+    database_url: str, items: list[ArchivePageItem], batch: int
+) -> tuple[float, float]:
     """CPU seconds per page of StoragePipeline.store_batch (what the crawl's writer thread
-    runs), `batch` pages per transaction."""
+    runs), `batch` pages per transaction, and the statements it sends per page (each a round
+    trip to a database server)."""
     pipeline = open_pipeline(database_url)
+    statements = itertools.count()
+    event.listen(pipeline.engine, "before_cursor_execute", lambda *_: next(statements))
+    sent_before = next(statements)
     started = time.process_time()
     for start in range(0, len(items), batch):
         pipeline.store_batch(items[start : start + batch])
     elapsed = time.process_time() - started
+    sent = next(statements) - sent_before - 1
     pipeline.writer.shutdown()
-    return elapsed / len(items)
+    return elapsed / len(items), sent / len(items)
 
 
 def time_growth(
@@ -172,11 +180,14 @@ def main() -> None:
           f"{'ratios':>12}   (CPU ms/page)")  # fmt: skip
     for name, url, baseline_url in targets:
         # One PostgreSQL database for all three: each run writes other sites' rows.
-        single = time_pipeline(url, items, 1)
-        batched = time_pipeline(_other_file(url, "batched"), _elsewhere(items, "batched"), batch)
+        single, single_sent = time_pipeline(url, items, 1)
+        batched, batched_sent = time_pipeline(
+            _other_file(url, "batched"), _elsewhere(items, "batched"), batch
+        )
         floor = time_baseline(baseline_url, _elsewhere(items, "baseline"))
         print(f"{name:12} {1000 * single:30.2f} {1000 * batched:32.2f} {1000 * floor:9.2f} "
               f"{single / floor:5.2f} {batched / floor:5.2f}")  # fmt: skip
+        print(f"{'':12} {single_sent:30.2f} {batched_sent:32.2f}   statements/page")
 
 
 def growth(articles: int, postgresql: str | None) -> None:
