@@ -40,7 +40,7 @@ from storage.records import ArticleRecord, BannerRecord
 from storage.writes import (
     ArticleWrite,
     NewArticle,
-    article_hashes,
+    archived_urls,
     insert_new_articles,
     record_article_blocks,
     record_version,
@@ -296,7 +296,7 @@ def store_articles(
     are written together, one statement per table (`storage.writes.insert_new_articles`); the
     others, known articles and a URL's later pages, follow one by one in their order.
     """
-    known = article_hashes(session, [article.record.canonical_url for article in articles])
+    known = archived_urls(session, [article.record.canonical_url for article in articles])
     first_of_url: dict[str, int] = {}
     for position, article in enumerate(articles):
         if article.record.canonical_url not in known:

@@ -76,7 +76,7 @@ def _insert(dialect: str, table: Any) -> Any:
 
 
 @functools.cache
-def _upsert_seen(dialect: str, model: Any, keys: tuple[str, ...], *, returning_id: bool) -> Any:
+def _upsert_seen(dialect: str, model: Any, keys: tuple[str, ...]) -> Any:
     """INSERT a `model` row, or only move its `last_seen_at` forward if `keys` already hold one;
     built once per dialect on the model's table (SQLAlchemy Core: no ORM bulk-insert machinery),
     so executing it costs no statement building or compiling."""
@@ -88,14 +88,34 @@ def _upsert_seen(dialect: str, model: Any, keys: tuple[str, ...], *, returning_i
     )
     # RETURNING in no particular order, with the keys (callers map the ids by them): SQLAlchemy
     # then sends all the rows in one statement; ordered, it would send one per row on SQLite.
-    keyed = statement.returning(table.c.id, *(table.c[key] for key in keys))
-    return keyed if returning_id else statement
+    return statement.returning(table.c.id, *(table.c[key] for key in keys))
 
 
 def _run(session: Session, statement: Any, parameters: Any = None) -> Any:
     """Execute a Core statement on the session's connection (inside its transaction), past the
     ORM's statement handling: for the cached statements of the write path."""
     return session.connection().execute(statement, parameters)
+
+
+def _sighted(
+    rows: dict[tuple[int, str], dict[str, Any]], row: dict[str, Any], key: str
+) -> dict[str, Any]:
+    """The row of `rows` for the site and `key` of `row`: `row` itself at its first sighting,
+    else the one held, its first and last sightings widened to `row`'s."""
+    held = rows.setdefault((row["site_id"], row[key]), row)
+    if held is not row:
+        held["first_seen_at"] = min(held["first_seen_at"], row["first_seen_at"])
+        held["last_seen_at"] = max(held["last_seen_at"], row["last_seen_at"])
+    return held
+
+
+def _upsert_keyed(
+    session: Session, statement: Any, rows: dict[tuple[int, str], dict[str, Any]]
+) -> dict[tuple[int, str], int]:
+    """Run an upsert RETURNING (id, site id, key) of `rows`; return the ids by (site, key).
+    Sorted by key: two crawlers writing one site's rows lock them in the same order."""
+    returned = _run(session, statement, [rows[key] for key in sorted(rows)])
+    return {(site_id, key): int(row_id) for row_id, site_id, key in returned}
 
 
 def _count_move(table: Table) -> Any:
@@ -247,12 +267,11 @@ def _article_values(record: ArticleRecord, *, site_id: int, fetch_id: int | None
     return values
 
 
-def article_hashes(session: Session, urls: Sequence[str]) -> dict[str, str]:
-    """Return the content hash of each of `urls` the archive has an article at."""
+def archived_urls(session: Session, urls: Sequence[str]) -> set[str]:
+    """Return those of the canonical `urls` the archive has an article at."""
     if not urls:
-        return {}
-    rows = _run(session, _ARTICLE_HASHES, {"urls": sorted(set(urls))})
-    return {str(url): str(content_hash) for url, content_hash in rows}
+        return set()
+    return set(_run(session, _ARCHIVED_URLS, {"urls": sorted(set(urls))}).scalars())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -284,31 +303,20 @@ def insert_new_articles(session: Session, articles: Sequence[NewArticle]) -> lis
     returned = _run(session, _article_upsert(dialect), rows)
     ids = {url: int(article_id) for article_id, url in returned}
     article_ids = [ids[new.record.canonical_url] for new in articles]
-    page = [
-        BannerLinks(article_id, new.record.banners, new.site_id, new.record.fetched_at)
-        for article_id, new in zip(article_ids, articles, strict=True)
-    ]
-    learned = [
-        BannerLinks(article_id, new.learned_banners, new.site_id, new.record.fetched_at, "learned")
-        for article_id, new in zip(article_ids, articles, strict=True)
-    ]
-    link_banners_many(session, [*page, *learned])
-    _run(
-        session,
-        _VERSION_INSERT,
-        [
-            {"article_id": article_id, "version": 1, "seen_at": new.record.fetched_at,
-             "title": new.record.title, "raw_body": new.record.raw_body or new.record.body}
-            for article_id, new in zip(article_ids, articles, strict=True)
-        ],
-    )  # fmt: skip
-    record_new_article_blocks(
-        session,
-        [
-            NewBlocks(article_id, new.blocks, new.site_id, new.record.fetched_at)
-            for article_id, new in zip(article_ids, articles, strict=True)
-        ],
-    )
+    page, learned, versions, blocks = [], [], [], []
+    for article_id, new in zip(article_ids, articles, strict=True):
+        record, seen_at = new.record, new.record.fetched_at
+        page.append(BannerLinks(article_id, record.banners, new.site_id, seen_at))
+        learned.append(
+            BannerLinks(article_id, new.learned_banners, new.site_id, seen_at, "learned")
+        )
+        raw_body = record.raw_body or record.body
+        versions.append({"article_id": article_id, "version": 1, "seen_at": seen_at,
+                         "title": record.title, "raw_body": raw_body})  # fmt: skip
+        blocks.append(NewBlocks(article_id, new.blocks, new.site_id, seen_at))
+    link_banners_many(session, [*page, *learned])  # a page's own link first, as one by one
+    _run(session, _VERSION_INSERT, versions)
+    record_new_article_blocks(session, blocks)
     return article_ids
 
 
@@ -316,7 +324,7 @@ _ARTICLES = _table(Article)
 _ARTICLE_HASH = select(_ARTICLES.c.content_hash).where(
     _ARTICLES.c.canonical_url == bindparam("url")
 )
-_ARTICLE_HASHES = select(_ARTICLES.c.canonical_url, _ARTICLES.c.content_hash).where(
+_ARCHIVED_URLS = select(_ARTICLES.c.canonical_url).where(
     _ARTICLES.c.canonical_url.in_(bindparam("urls", expanding=True))
 )
 
@@ -378,23 +386,15 @@ def link_banners_many(session: Session, wanted: Sequence[BannerLinks]) -> None:
     rows: dict[tuple[int, str], dict[str, Any]] = {}
     for links in wanted:
         for banner in links.banners:
-            row = rows.get((links.site_id, banner.text_hash))
-            if row is None:
-                rows[links.site_id, banner.text_hash] = {
-                    "site_id": links.site_id, "kind": banner.kind, "text": banner.text,
-                    "text_hash": banner.text_hash, "first_seen_at": links.seen_at,
-                    "last_seen_at": links.seen_at, "page_count": 0,
-                }  # fmt: skip
-            else:
-                row["first_seen_at"] = min(row["first_seen_at"], links.seen_at)
-                row["last_seen_at"] = max(row["last_seen_at"], links.seen_at)
+            row = {"site_id": links.site_id, "kind": banner.kind, "text": banner.text,
+                   "text_hash": banner.text_hash, "first_seen_at": links.seen_at,
+                   "last_seen_at": links.seen_at, "page_count": 0}  # fmt: skip
+            _sighted(rows, row, "text_hash")
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    upsert = _upsert_seen(dialect, Banner, ("site_id", "text_hash"), returning_id=True)
-    # Sorted by key: two crawlers writing one site's banners lock them in the same order.
-    returned = _run(session, upsert, [rows[key] for key in sorted(rows)])
-    banner_ids = {(site, text_hash): int(banner_id) for banner_id, site, text_hash in returned}
+    upsert = _upsert_seen(dialect, Banner, ("site_id", "text_hash"))
+    banner_ids = _upsert_keyed(session, upsert, rows)
     links_by_key: dict[tuple[int, int], dict[str, Any]] = {}
     for links in wanted:
         for banner in links.banners:
@@ -516,7 +516,7 @@ def record_article_blocks(
     ]  # fmt: skip
     dialect = session.get_bind().dialect.name
     old_ids = set(_run(session, _ARTICLE_BLOCK_IDS, {"article_id": article_id}).scalars())
-    upsert = _upsert_seen(dialect, SiteBlock, ("site_id", "block_hash"), returning_id=True)
+    upsert = _upsert_seen(dialect, SiteBlock, ("site_id", "block_hash"))
     new_ids = set(_run(session, upsert, rows).scalars()) if rows else set()
     gone, added = sorted(old_ids - new_ids), sorted(new_ids - old_ids)
     if gone:
@@ -548,22 +548,12 @@ def record_new_article_blocks(session: Session, articles: Sequence[NewBlocks]) -
     rows: dict[tuple[int, str], dict[str, Any]] = {}
     for new in articles:
         for block_hash, text in new.blocks.items():
-            row = rows.get((new.site_id, block_hash))
-            if row is None:
-                rows[new.site_id, block_hash] = {
-                    "site_id": new.site_id, "block_hash": block_hash, "text": text,
-                    "page_count": 1, "first_seen_at": new.seen_at, "last_seen_at": new.seen_at,
-                }  # fmt: skip
-            else:
-                row["page_count"] += 1
-                row["first_seen_at"] = min(row["first_seen_at"], new.seen_at)
-                row["last_seen_at"] = max(row["last_seen_at"], new.seen_at)
+            row = {"site_id": new.site_id, "block_hash": block_hash, "text": text, "page_count": 0,
+                   "first_seen_at": new.seen_at, "last_seen_at": new.seen_at}  # fmt: skip
+            _sighted(rows, row, "block_hash")["page_count"] += 1
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    # Sorted by key: no deadlock between two crawlers writing the same site's blocks.
-    returned = _run(session, _upsert_counted_block(dialect), [rows[key] for key in sorted(rows)])
-    block_ids = {(site_id, block_hash): int(block_id) for block_id, site_id, block_hash in returned}
+    block_ids = _upsert_keyed(session, _upsert_counted_block(session.get_bind().dialect.name), rows)
     links = sorted(
         (new.article_id, block_ids[new.site_id, block_hash])
         for new in articles
