@@ -28,10 +28,12 @@ Figures go to stdout as a table, with the machine's name, core count and the rat
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gzip
 import multiprocessing
 import os
 import platform
+import resource
 import socket
 import subprocess
 import sys
@@ -58,6 +60,7 @@ from tests.support.news_farm import NewsFarm, serve_news_farm  # noqa: E402
 LOCAL = ["-s", "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=1", "-s", "AUTOTHROTTLE_ENABLED=0",
          "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
          "-s", "CONCURRENT_REQUESTS=16"]  # fmt: skip
+PR_SET_CHILD_SUBREAPER = 36
 
 
 @dataclass
@@ -67,9 +70,9 @@ class Run:
     wall: float
     cpu: float
     peak_rss_mb: float
-    # (articles archived, seconds since the start, (RSS of the crawl process, of its workers) MB)
-    checkpoints: list[tuple[int, float, tuple[float, float]]] = field(default_factory=list)
-    # CPU seconds of each worker process the crawl started, as last read from /proc
+    # (articles archived, seconds since the start, memory of the crawl: crawl_memory_mb)
+    checkpoints: list[tuple[int, float, tuple[float, float, float]]] = field(default_factory=list)
+    # CPU seconds of each process the crawl started (its fork server, workers), last read
     worker_cpu: dict[int, float] = field(default_factory=dict)
 
     @property
@@ -157,6 +160,8 @@ def measure(
     `count` tells how many articles are archived so far, the memory of the crawl (its process
     and its worker processes) each time another `every` articles are in."""
     run = Run(name, pages, 0.0, 0.0, 0.0)
+    ours = set(_children(os.getpid()))  # the site's server: not the run's
+    used_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
@@ -175,28 +180,44 @@ def measure(
                     next_checkpoint = (archived // every + 1) * every
                 time.sleep(0.25)
             else:
-                _, status, usage = os.wait4(child.pid, 0)  # its own CPU time and peak RSS
+                _, status, usage = os.wait4(child.pid, 0)  # its peak RSS
                 reaped = True
         finally:
             if not reaped:  # the benchmark failed or was interrupted: no crawl left behind
                 child.kill()
                 child.wait()
         run.wall = time.perf_counter() - started
+        reap_left_behind(ours)
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             errors.seek(0)
             raise SystemExit(f"{name} failed:\n{errors.read().decode()[-3000:]}")
-    # CPU: the crawl process and the worker processes it waited for.
-    run.cpu = usage.ru_utime + usage.ru_stime
+    # CPU: the run's process and every process it started, reaped by it or, left behind, here.
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run.cpu = used.ru_utime + used.ru_stime - used_before.ru_utime - used_before.ru_stime
     run.peak_rss_mb = usage.ru_maxrss / 1024
     return run
 
 
+def adopt_orphans() -> None:
+    """Make this process the reaper of what a run leaves behind (a crawl's fork server ends
+    just after the crawl, with its workers' CPU time), so that their CPU counts as the run's."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def reap_left_behind(ours: set[str]) -> None:
+    """Wait for the processes a finished run left to this one (see adopt_orphans)."""
+    while left := set(_children(os.getpid())) - ours:
+        for pid in left:
+            os.waitpid(int(pid), 0)
+
+
 def workers_cpu_seconds(pid: int) -> dict[int, float]:
-    """The CPU seconds (user and system) each child process of the crawl has used so far."""
+    """The CPU seconds (user and system) each process the crawl started has used so far."""
     ticks = os.sysconf("SC_CLK_TCK")
     used = {}
-    for worker in _children(pid):
+    for worker in _descendants(pid):
         try:
             stat = Path(f"/proc/{worker}/stat").read_text()
         except FileNotFoundError:
@@ -206,25 +227,37 @@ def workers_cpu_seconds(pid: int) -> dict[int, float]:
     return used
 
 
-def crawl_memory_mb(pid: int) -> tuple[float, float]:
-    """The resident memory of the crawl process and of all its worker processes, in MB."""
-    own = _rss_kb(pid)
-    return own / 1024, sum(_rss_kb(int(worker)) for worker in _children(pid)) / 1024
+def crawl_memory_mb(pid: int) -> tuple[float, float, float]:
+    """The memory of the crawl, in MB: the resident memory of its process, and of the processes
+    it started (fork server, workers) summed, and their proportional share (PSS: memory the
+    workers share with the fork server they came from counted once)."""
+    started = _descendants(pid)
+    return (_memory_kb(pid, "VmRSS:", "status") / 1024,
+            sum(_memory_kb(int(p), "VmRSS:", "status") for p in started) / 1024,
+            sum(_memory_kb(int(p), "Pss:", "smaps_rollup") for p in started) / 1024)  # fmt: skip
 
 
 def _children(pid: int) -> list[str]:
-    """The process ids of the children of the crawl process (its workers)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return children.read_text().split() if children.exists() else []
+    """The process ids of the children of process `pid` (all its threads')."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+    return found
 
 
-def _rss_kb(pid: int) -> int:
+def _descendants(pid: int) -> list[str]:
+    return [d for child in _children(pid) for d in [child, *_descendants(int(child))]]
+
+
+def _memory_kb(pid: int, key: str, file: str) -> int:
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
+        lines = Path(f"/proc/{pid}/{file}").read_text().splitlines()
+    except (FileNotFoundError, ProcessLookupError):
         return 0
-    return next((int(line.split()[1]) for line in status.splitlines()
-                 if line.startswith("VmRSS:")), 0)  # fmt: skip
+    return next((int(line.split()[1]) for line in lines if line.startswith(key)), 0)
 
 
 def archived_articles(database_url: str) -> Callable[[], int]:
@@ -332,6 +365,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=10,
                         help="with --real-pages: URLs each real page is served at")  # fmt: skip
     args = parser.parse_args()
+    adopt_orphans()
 
     if args.real_pages:
         base, server = start_real_site(args.real_pages, args.copies)
@@ -402,12 +436,12 @@ def main() -> None:
               f"{1000 * (run.cpu - workers) / run.pages:.1f} ms, worker processes "
               f"{1000 * workers / run.pages:.1f} ms (read from /proc every 0.25 s)")  # fmt: skip
         before = (0, 0.0)
-        for archived, elapsed, (own, workers) in run.checkpoints:
+        for archived, elapsed, (own, workers, share) in run.checkpoints:
             rate = (archived - before[0]) / (elapsed - before[1])
             before = (archived, elapsed)
             print(f"  at {archived:6d} articles: crawl process {own:6.0f} MB RSS, "
-                  f"worker processes {workers:6.0f} MB; {rate:6.1f} articles/s "
-                  f"since the last line")  # fmt: skip
+                  f"worker processes {workers:6.0f} MB RSS ({share:4.0f} MB PSS); "
+                  f"{rate:6.1f} articles/s since the last line")  # fmt: skip
 
 
 if __name__ == "__main__":

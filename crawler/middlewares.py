@@ -19,10 +19,10 @@ import asyncio
 import ipaddress
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
@@ -31,13 +31,15 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from twisted.internet.defer import Deferred
 
 from crawler.normalization import canonical_url, site_host
 from crawler.sources import parse_duration
 from storage.database import make_engine, make_session_factory, session_scope
-from storage.models import Article
+from storage.models import Article, HttpValidator
 from storage.scheduling import save_validators, validators_for
 
 if TYPE_CHECKING:
@@ -83,7 +85,23 @@ class _ArchiveReader:
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """Run `work`, a read of the archive, on a connection of the pool; once more on a new
+        one if the server dropped the connection in the middle of it (a restart, an
+        administrator ending the crawl's sessions: catalog F10). The pool's pre-ping replaces a
+        connection lost while idle, not one lost after it; a read is safe to repeat."""
+        try:
+            with self.engine.connect() as connection:
+                return work(connection)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            self.stats.inc_value("archive/reads_reconnected")
+        with self.engine.connect() as connection:
+            return work(connection)
 
+
+T = TypeVar("T")
 LAST_SEEN = select(Article.last_seen_at).where(Article.canonical_url == bindparam("url"))
 LAST_SEEN_OF = select(Article.canonical_url, Article.last_seen_at).where(
     Article.canonical_url.in_(bindparam("urls", expanding=True))
@@ -130,8 +148,11 @@ class SkipFreshArticlesMiddleware(_ArchiveReader):
     def process_request(self, request: Request) -> None:
         if not needs_freshness_check(request) or request.meta.get(FRESH_CHECKED) == request.url:
             return
-        with self.engine.connect() as connection:  # Core: one cached statement, no session
-            last_seen = connection.execute(LAST_SEEN, {"url": canonical_url(request.url)}).scalar()
+        url = canonical_url(request.url)
+        # Core: one cached statement, no session.
+        last_seen = self.read(
+            lambda connection: connection.execute(LAST_SEEN, {"url": url}).scalar()
+        )
         if self.is_fresh(last_seen):
             self.stats.inc_value("archive/skipped_fresh")
             raise FreshArticle(f"archived at {last_seen:%Y-%m-%d %H:%M} UTC: not due again yet")
@@ -192,10 +213,10 @@ class SkipFreshLinksMiddleware(SkipFreshArticlesMiddleware):
         if not batch:
             return []
         urls = {request.url: canonical_url(request.url) for request in batch}
-        with self.engine.connect() as connection:
-            last_seen = dict(
-                connection.execute(LAST_SEEN_OF, {"urls": sorted(set(urls.values()))}).all()
-            )
+        wanted = {"urls": sorted(set(urls.values()))}
+        last_seen = dict(
+            self.read(lambda connection: connection.execute(LAST_SEEN_OF, wanted).all())
+        )
         kept = []
         for request in batch:
             seen = last_seen.get(urls[request.url])
@@ -234,14 +255,18 @@ class ConditionalRequestMiddleware(_ArchiveReader):
     def process_request(self, request: Request) -> None:
         if not request.meta.get("conditional"):
             return
-        with session_scope(self.sessions) as session:
-            known = validators_for(session, request.url)
-            if known is None:
-                return
-            if known.etag and b"If-None-Match" not in request.headers:
-                request.headers[b"If-None-Match"] = known.etag
-            if known.last_modified and b"If-Modified-Since" not in request.headers:
-                request.headers[b"If-Modified-Since"] = known.last_modified
+        known = self.read(lambda connection: self.validators(connection, request.url))
+        if known is None:
+            return
+        if known.etag and b"If-None-Match" not in request.headers:
+            request.headers[b"If-None-Match"] = known.etag
+        if known.last_modified and b"If-Modified-Since" not in request.headers:
+            request.headers[b"If-Modified-Since"] = known.last_modified
+
+    @staticmethod
+    def validators(connection: Connection, url: str) -> HttpValidator | None:
+        with Session(connection) as session:
+            return validators_for(session, url)
 
     def process_response(self, request: Request, response: Response) -> Response:
         if not request.meta.get("conditional"):

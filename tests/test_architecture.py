@@ -6,10 +6,12 @@ import ast
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from scrapy.spiderloader import SpiderLoader
+from scrapy.utils.conf import build_component_list
 from scrapy.utils.project import get_project_settings
 
 from crawler import settings as project_settings
@@ -50,12 +52,16 @@ def test_stage_modules_import_no_scrapy(name):
 
 
 def test_worker_processes_load_neither_scrapy_nor_sqlalchemy():
-    """A worker process imports crawler.workers and what analysing a page needs: every worker
-    of every crawl starts that way (spawned, one per core and one more), and Scrapy or the
-    archive's SQLAlchemy models would add a third of a second of CPU to each start."""
+    """A worker process imports crawler.workers, what analysing a page needs, and the module
+    that started the crawl (multiprocessing prepares every child so: the `newsarchive` script,
+    which imports its entry point's module): Scrapy, the command line or the archive's
+    SQLAlchemy models would add tens of MB and half a second of CPU to each worker."""
+    entry = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module = entry["newsarchive"].split(":")[0]
     code = (
-        "import sys, crawler.workers, crawler.analysis; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scrapy', 'sqlalchemy'}))"
+        f"import sys, crawler.workers, crawler.analysis, {module}; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'scrapy', 'sqlalchemy', 'click', 'rich'}))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
@@ -164,3 +170,12 @@ def test_parsers_only_get_bytes_scrapy_fetched():
     extraction = (ROOT / "crawler" / "extraction.py").read_text(encoding="utf-8")
     assert not re.search(r"\b(?:load_html|decode_file|handle_compressed_file)\(", extraction)
     assert "def parse_html(text: str)" in extraction
+
+
+def test_a_crawl_serves_neither_a_console_nor_remote_control():
+    """Scrapy's telnet console and its remote control (2.19: Python code sent to an HTTP port
+    runs in the crawl) are off: an unattended archive crawl listens on no port."""
+    extensions = build_component_list(get_project_settings().getwithbase("EXTENSIONS"))
+    names = [e if isinstance(e, str) else f"{e.__module__}.{e.__qualname__}" for e in extensions]
+    assert "scrapy.extensions.corestats.CoreStats" in names  # the list is Scrapy's, read whole
+    assert not [name for name in names if "telnet" in name or "remote_control" in name]

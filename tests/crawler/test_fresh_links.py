@@ -13,7 +13,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 
 from crawler.middlewares import (
     FRESH_BATCH,
@@ -147,3 +147,32 @@ def test_a_sitemap_of_thousands_of_articles_costs_a_statement_per_batch(crawler)
     assert [request.url for request in output] == [
         request.url for request in listed if request.url != "https://news.example/fresh"
     ]
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_connection_dropped_in_the_middle_of_a_check_is_replaced(crawler, database_url):
+    """F10: the server ends the crawl's session just as a page's links are checked (after the
+    pool's pre-ping found it alive): the check is made again on a new connection, rather than
+    failing the page and losing the links it found."""
+    links = SkipFreshLinksMiddleware.from_crawler(crawler)
+    opened(links, crawler)
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    ended: list[int] = []
+
+    def end_it(conn: Any, cursor: Any, statement: str, *args: object) -> None:
+        if "last_seen_at" in statement and not ended:  # the check's first statement only
+            backend = cursor.connection.info.backend_pid
+            with admin.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            ended.append(backend)
+
+    event.listen(links.engine, "before_cursor_execute", end_it)
+    try:
+        output = list(links.process_spider_output(PAGE, page_output()))
+    finally:
+        closed(links, crawler)
+        admin.dispose()
+    assert ended  # the connection was ended under the check
+    assert shown(output) == KEPT
+    assert crawler.stats.get_value("archive/reads_reconnected") == 1
