@@ -61,6 +61,10 @@ LOCAL = ["-s", "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=1", "-s", "AUTOTHROTTLE_ENABLED=
          "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
          "-s", "CONCURRENT_REQUESTS=16"]  # fmt: skip
 PR_SET_CHILD_SUBREAPER = 36
+# The command a user runs (its workers import the script that started them: measured from
+# `python -m crawler` instead, they skipped that); the module where the project is not installed.
+_SCRIPT = Path(sys.executable).with_name("newsarchive")
+NEWSARCHIVE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "crawler"]
 
 
 @dataclass
@@ -401,7 +405,7 @@ def main() -> None:
         # the crawl fetches the home page and the pages it lists, the pages the baselines get.
         same_pages = ["-s", "DEPTH_LIMIT=1"] if args.real_pages else []
         for label, database in databases:
-            command = [sys.executable, "-m", "crawler", "crawl", f"{base}/", "--db", database,
+            command = [*NEWSARCHIVE, "crawl", f"{base}/", "--db", database,
                        "--no-progress", *LOCAL, *same_pages]  # fmt: skip
             count = archived_articles(database)
             runs.append(measure(f"newsarchive, {label}", args.articles, command, count=count,
