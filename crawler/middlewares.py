@@ -64,6 +64,9 @@ def crawl_now(settings_value: object) -> datetime:
     return datetime.now(UTC)
 
 
+T = TypeVar("T")
+
+
 class _ArchiveReader:
     """A connection to the archive, opened with the spider and closed with it."""
 
@@ -101,7 +104,6 @@ class _ArchiveReader:
             return work(connection)
 
 
-T = TypeVar("T")
 LAST_SEEN = select(Article.last_seen_at).where(Article.canonical_url == bindparam("url"))
 LAST_SEEN_OF = select(Article.canonical_url, Article.last_seen_at).where(
     Article.canonical_url.in_(bindparam("urls", expanding=True))
