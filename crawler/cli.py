@@ -88,11 +88,11 @@ OUT_OF_MEMORY = (
 )
 
 
-def early_end(run: CrawlRun) -> str:
+def early_end(run_id: int, reason: str | None) -> str:
     """The one line that says why a crawl that did not finish ended."""
-    if run.finish_reason == "memusage_exceeded":
-        return OUT_OF_MEMORY.format(run.id)
-    return f"crawl {run.id} ended early: {run.finish_reason}"
+    if reason == "memusage_exceeded":
+        return OUT_OF_MEMORY.format(run_id)
+    return f"crawl {run_id} ended early: {reason}"
 
 
 class CliError(click.ClickException):
@@ -328,7 +328,7 @@ def crawl_sources(
             if stopped_on_request(run):
                 err.print(STOPPED.format(run.id))
             elif run.status != "finished":
-                err.print(early_end(run))
+                err.print(early_end(run.id, run.finish_reason))
             failed = failed or (run.status != "finished" and not stopped_on_request(run))
     if failed:
         sys.exit(1)
@@ -354,7 +354,7 @@ def crawl_into_archive(
             check_shared_crawl(settings)
         except distributed.SharedCrawlError as exc:
             raise CliError(str(exc)) from None
-    run_id = run_crawl(start_urls, settings, **(spider_args or {}))
+    run_id, ended_because = run_crawl(start_urls, settings, **(spider_args or {}))
     if run_id is None:
         raise CliError("the crawl did not start: see the log above")
     with open_archive(url) as session:
@@ -367,8 +367,10 @@ def crawl_into_archive(
         if stopped_on_request(run):
             err.print(STOPPED.format(run.id))
         elif run.status != "finished":
-            message = early_end(run)
-            if (run.finish_reason or "").startswith("disk full"):
+            # The crawl's own reason where the archive could not record the end (a full disk).
+            reason = run.finish_reason or ended_because
+            message = early_end(run.id, reason)
+            if (reason or "").startswith("disk full"):
                 raise DiskFull(message)
             raise CliError(message)
     return run_id

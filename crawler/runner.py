@@ -75,8 +75,12 @@ def urls_to_retry(
         engine.dispose()
 
 
-def run_crawl(start_urls: list[str], settings: Settings, **spider_arguments: Any) -> int | None:
-    """Crawl `start_urls` with NewsSpider until done; return the archive's run id."""
+def run_crawl(
+    start_urls: list[str], settings: Settings, **spider_arguments: Any
+) -> tuple[int | None, str | None]:
+    """Crawl `start_urls` with NewsSpider until done; return the archive's run id and why the
+    crawl ended (Scrapy's finish reason: the archive's record of it may be missing, when the
+    archive could not be written at the end, as on a full disk)."""
     if settings.getbool("ARCHIVE_PROGRESS"):
         settings.set(
             "EXTENSIONS",
@@ -90,7 +94,7 @@ def run_crawl(start_urls: list[str], settings: Settings, **spider_arguments: Any
     process.start()
     assert crawler.stats is not None  # noqa: S101 - Scrapy always provides one
     run_id = crawler.stats.get_value("archive/run_id")
-    return int(run_id) if run_id is not None else None
+    return (int(run_id) if run_id is not None else None), crawler.stats.get_value("finish_reason")
 
 
 def run_sources(sources: list[Source], settings: Settings, *, owner: str) -> dict[str, int | None]:
