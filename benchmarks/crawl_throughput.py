@@ -56,6 +56,7 @@ from sqlalchemy.exc import DBAPIError  # noqa: E402
 from crawler.workers import default_processes  # noqa: E402
 from storage.database import make_engine  # noqa: E402
 from tests.support.news_farm import NewsFarm, serve_news_farm  # noqa: E402
+from tests.support.processes import children, cpu_seconds, descendants  # noqa: E402
 
 LOCAL = ["-s", "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=1", "-s", "AUTOTHROTTLE_ENABLED=0",
          "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
@@ -164,7 +165,7 @@ def measure(
     `count` tells how many articles are archived so far, the memory of the crawl (its process
     and its worker processes) each time another `every` articles are in."""
     run = Run(name, pages, 0.0, 0.0, 0.0)
-    ours = set(_children(os.getpid()))  # the site's server: not the run's
+    ours = set(children(os.getpid()))  # the site's server: not the run's
     used_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
@@ -210,24 +211,21 @@ def adopt_orphans() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def reap_left_behind(ours: set[str]) -> None:
+def reap_left_behind(ours: set[int]) -> None:
     """Wait for the processes a finished run left to this one (see adopt_orphans)."""
-    while left := set(_children(os.getpid())) - ours:
+    while left := set(children(os.getpid())) - ours:
         for pid in left:
-            os.waitpid(int(pid), 0)
+            os.waitpid(pid, 0)
 
 
 def workers_cpu_seconds(pid: int) -> dict[int, float]:
     """The CPU seconds (user and system) each process the crawl started has used so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
     used = {}
-    for worker in _descendants(pid):
+    for worker in descendants(pid):
         try:
-            stat = Path(f"/proc/{worker}/stat").read_text()
+            used[worker] = cpu_seconds(worker)
         except FileNotFoundError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        used[int(worker)] = (int(fields[11]) + int(fields[12])) / ticks
     return used
 
 
@@ -235,25 +233,10 @@ def crawl_memory_mb(pid: int) -> tuple[float, float, float]:
     """The memory of the crawl, in MB: the resident memory of its process, and of the processes
     it started (fork server, workers) summed, and their proportional share (PSS: memory the
     workers share with the fork server they came from counted once)."""
-    started = _descendants(pid)
+    started = descendants(pid)
     return (_memory_kb(pid, "VmRSS:", "status") / 1024,
-            sum(_memory_kb(int(p), "VmRSS:", "status") for p in started) / 1024,
-            sum(_memory_kb(int(p), "Pss:", "smaps_rollup") for p in started) / 1024)  # fmt: skip
-
-
-def _children(pid: int) -> list[str]:
-    """The process ids of the children of process `pid` (all its threads')."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += (task / "children").read_text().split()
-        except FileNotFoundError:
-            continue
-    return found
-
-
-def _descendants(pid: int) -> list[str]:
-    return [d for child in _children(pid) for d in [child, *_descendants(int(child))]]
+            sum(_memory_kb(p, "VmRSS:", "status") for p in started) / 1024,
+            sum(_memory_kb(p, "Pss:", "smaps_rollup") for p in started) / 1024)  # fmt: skip
 
 
 def _memory_kb(pid: int, key: str, file: str) -> int:

@@ -18,6 +18,7 @@ import pytest
 from crawler.analysis import analyze_page
 from crawler.items import ARTICLE, LISTING, AnalysisRequest
 from crawler.workers import AnalysisPool, default_processes
+from tests.support.processes import descendants, niceness
 from tests.support.site_server import ARTICLES, DemoSite
 
 SITE = DemoSite("http://news.example")
@@ -157,19 +158,6 @@ def test_workers_are_replaced_after_their_share_of_pages_without_stalling():
     assert [result.article.title for result in results] == [a.title for a in ARTICLES[:7]]
 
 
-def descendants(pid: int) -> list[int]:
-    """The processes `pid` started, and theirs, from /proc."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in map(int, (task / "children").read_text().split()):
-            found += [child, *descendants(child)]
-    return found
-
-
-def niceness(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
-
-
 def test_workers_run_below_the_crawl_s_priority(pool):
     """When every core is busy, the reactor, the archive's writer and the database server come
     first; the workers take what is left."""
@@ -197,7 +185,8 @@ def loaded_modules() -> list[str]:
 CRAWL_WITH_WORKERS = """
 import asyncio, multiprocessing, sys
 sys.path.insert(0, {root!r})
-from tests.crawler.test_workers import cpu_seconds, oversized_page, request
+from tests.crawler.test_workers import oversized_page, request
+from tests.support.processes import cpu_seconds
 from crawler import workers as w
 if {start!r} == "spawn":  # as where there are no pidfds
     w.worker_context = lambda: multiprocessing.get_context("spawn")
@@ -214,11 +203,6 @@ async def busy_workers():
     await slow
 asyncio.run(busy_workers())
 """
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="waits on pidfds (Linux)")
