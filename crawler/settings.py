@@ -113,7 +113,9 @@ ITEM_PIPELINES = {
 # No console and no remote control: Scrapy's (2.19 and later) runs Python code sent to an HTTP
 # port of the crawl; an archive crawl run by cron has no one to type into it, and loading it
 # (aiohttp, an SSL context) cost every crawl 0.2 s at start.
+# GarbageCollection: CPython's collector made to skip what a crawl starts with (crawler/garbage.py).
 EXTENSIONS = {
+    "crawler.garbage.GarbageCollection": 0,
     "scrapy.extensions.telnet.TelnetConsole": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
     "crawler.leases.SourceLeaseExtension": 510,
