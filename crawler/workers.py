@@ -11,10 +11,10 @@ library), the crawl process gives the page up later and replaces the workers, so
 cannot hold a core.
 
 Workers are forked from a fork server (multiprocessing's "forkserver" start method) that imported
-`crawler.analysis` (trafilatura, lxml, htmldate) once: a new worker starts analysing at once,
-without the 0.6 s of CPU each spawned worker spent importing, and shares those modules' memory
-with the others. The fork server is a fresh Python process, not a copy of the crawl process: no
-reactor, threads or sockets are inherited.
+`crawler.analysis` (trafilatura, lxml, htmldate) and the process's main module once: a new
+worker starts analysing at once, without the 0.6 s of CPU each spawned worker spent importing,
+and shares those modules' memory with the others. The fork server is a fresh Python process,
+not a copy of the crawl process: no reactor, threads or sockets are inherited.
 
 `ARCHIVE_EXTRACTION_PROCESSES` sets the number of workers (default: `default_processes()`, one
 per core the crawl may run on and one more); 0 analyses in the reactor thread, as a plain
@@ -29,6 +29,7 @@ import logging
 import math
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.spawn
 import os
 import select
 import signal
@@ -53,6 +54,8 @@ DEFAULT_ANALYSIS_TIMEOUT = 60.0
 # the archive's writer and the database server answer first, and the workers take what is left.
 WORKER_NICENESS = 10
 TIMED_OUT = "extraction timed out"
+# The crawl's main script, for its fork server to load (crawler.workers_main).
+WORKERS_SCRIPT_VARIABLE = "_NEWSARCHIVE_WORKERS_SCRIPT"
 # A worker's alarm takes effect between Python steps: one lxml call over a page of tens of
 # megabytes (a parse, an XPath) can outlast it by seconds, and is no reason to stop the workers.
 BACKSTOP_GRACE = 30.0
@@ -152,8 +155,31 @@ def worker_context() -> multiprocessing.context.BaseContext:
     except (AttributeError, OSError):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["crawler.analysis"])
+    context.set_forkserver_preload(["crawler.analysis", *main_module_preload()])
     return context
+
+
+def main_module_preload() -> list[str]:
+    """The module that started this process, for the fork server to load too.
+
+    multiprocessing runs a process's main module again in every worker it starts (its rule, so
+    that functions defined there can be sent): `scrapy crawl`'s script, or scrapyd's
+    `python -m scrapyd.runner`, imports Scrapy, which each worker then imported for itself
+    (0.3-0.4 s before its first page and 11 MB a worker, again whenever the workers are
+    replaced). Loaded once in
+    the fork server, it is already there when a worker runs it. The `newsarchive` command and
+    `python -m crawler` (a package's `__main__`, which multiprocessing does not run again)
+    need nothing.
+    """
+    # The main module as a worker will look it up: by name (run with -m) or by path.
+    started_by = multiprocessing.spawn.get_preparation_data("worker")
+    if name := started_by.get("init_main_from_name"):
+        return [] if name == "__main__" or name.endswith(".__main__") else [name]
+    if script := started_by.get("init_main_from_path"):
+        # A script (a console script such as `scrapy`): loaded by crawler.workers_main.
+        os.environ[WORKERS_SCRIPT_VARIABLE] = script
+        return ["crawler.workers_main"]
+    return []  # python -c, an interactive session
 
 
 class AnalysisPool:
