@@ -45,25 +45,25 @@ class GarbageCollection:
         return extension
 
     def engine_started(self) -> None:
-        cls = type(self)
+        process = GarbageCollection  # the collector is the process's: so is this state
         self.started = True
-        cls.running += 1
-        if cls.running > 1:
+        process.running += 1
+        if process.running > 1:
             return  # another crawl of this process tuned it already
         gc.collect()  # what start-up left as garbage is not frozen with the rest
         gc.freeze()
-        cls.saved_thresholds = gc.get_threshold()
-        _, middle, oldest = cls.saved_thresholds
+        process.saved_thresholds = gc.get_threshold()
+        _, middle, oldest = process.saved_thresholds
         gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, oldest)
 
     def engine_stopped(self) -> None:
-        cls = type(self)
+        process = GarbageCollection
         if not self.started:
             return
         self.started = False
-        cls.running -= 1
-        if cls.running > 0 or cls.saved_thresholds is None:
+        process.running -= 1
+        if process.running > 0 or process.saved_thresholds is None:
             return
-        gc.set_threshold(*cls.saved_thresholds)
-        cls.saved_thresholds = None
+        gc.set_threshold(*process.saved_thresholds)
+        process.saved_thresholds = None
         gc.unfreeze()
