@@ -166,10 +166,9 @@ def main_module_preload() -> list[str]:
     that functions defined there can be sent): `scrapy crawl`'s script, or scrapyd's
     `python -m scrapyd.runner`, imports Scrapy, which each worker then imported for itself
     (0.3-0.4 s before its first page and 11 MB a worker, again whenever the workers are
-    replaced). Loaded once in
-    the fork server, it is already there when a worker runs it. The `newsarchive` command and
+    replaced). Loaded once in the fork server, it is already there when a worker runs it.
     `python -m crawler` (a package's `__main__`, which multiprocessing does not run again)
-    need nothing.
+    needs nothing; the `newsarchive` script, a light one, goes the way of any script.
     """
     # The main module as a worker will look it up: by name (run with -m) or by path.
     started_by = multiprocessing.spawn.get_preparation_data("worker")

@@ -21,6 +21,8 @@ from crawler.workers import AnalysisPool, default_processes
 from tests.support.processes import descendants, niceness
 from tests.support.site_server import ARTICLES, DemoSite
 
+ROOT = Path(__file__).resolve().parents[2]  # the checkout, for the processes a test starts
+
 SITE = DemoSite("http://news.example")
 FETCHED = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -187,11 +189,10 @@ def test_workers_do_not_load_again_what_the_crawl_s_main_module_loaded(started_a
     """A crawl started by `scrapy crawl` (a script) or by scrapyd (`python -m scrapyd.runner`):
     multiprocessing runs that main module again in each worker, which imported Scrapy for
     itself (0.3-0.4 s of CPU and 11 MB a worker); the fork server loads it once instead."""
-    root = Path(__file__).resolve().parents[2]
-    main_module = root / "tests" / "support" / "main_module.py"
+    main_module = ROOT / "tests" / "support" / "main_module.py"
     command = ["-m", "tests.support.main_module"] if started_as == "module" else [str(main_module)]
     run = subprocess.run(
-        [sys.executable, *command], cwd=root, capture_output=True, text=True, timeout=60
+        [sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "False"  # the worker had it from the fork server
@@ -227,8 +228,7 @@ def test_a_crawl_killed_outright_leaves_no_worker_behind(start):
     they came from) end on their own, a worker halfway through a page of 25 s included, instead
     of holding memory, or a core, for nobody. Also when workers are spawned, as where the fork
     server is not used."""
-    root = str(Path(__file__).resolve().parents[2])
-    command = [sys.executable, "-c", CRAWL_WITH_WORKERS.format(root=root, start=start)]
+    command = [sys.executable, "-c", CRAWL_WITH_WORKERS.format(root=str(ROOT), start=start)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                           text=True) as crawl:  # fmt: skip
         try:
