@@ -121,6 +121,8 @@ EXTENSIONS = {
     "crawler.leases.SourceLeaseExtension": 510,
 }
 SPIDER_MIDDLEWARES = {
+    # Closest to the engine: a long output (a sitemap of thousands of URLs) is timed whole.
+    "crawler.middlewares.OutputSlicesMiddleware": 10,
     "crawler.middlewares.SpiderTrapMiddleware": 550,
     # Before the per-site budget (the spider's output reaches the higher numbers first): an
     # article not fetched because it is fresh does not count against it.
