@@ -463,8 +463,10 @@ class OutputSlicesMiddleware:
     scheduler in the reactor thread: about 0.2 ms each, a second for a sitemap of 5,000 URLs
     (docs/performance.md, sixteenth session), during which no download went on and no page came
     back from the workers. Once an output has held the reactor for `slice_seconds`, it waits
-    for one turn of the event loop. Closest to the engine (the lowest order): it times
-    everything the other middlewares and the scheduler do with the output.
+    for one turn of the event loop. Closest to the spider (the highest order): it sees every
+    output the spider makes, those the other middlewares then drop included (past a site's
+    budget, a sitemap's last 30,000 URLs are dropped one by one), and times what the others
+    and the scheduler do with each.
     """
 
     def __init__(

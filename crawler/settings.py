@@ -121,12 +121,13 @@ EXTENSIONS = {
     "crawler.leases.SourceLeaseExtension": 510,
 }
 SPIDER_MIDDLEWARES = {
-    # Closest to the engine: a long output (a sitemap of thousands of URLs) is timed whole.
-    "crawler.middlewares.OutputSlicesMiddleware": 10,
     "crawler.middlewares.SpiderTrapMiddleware": 550,
     # Before the per-site budget (the spider's output reaches the higher numbers first): an
     # article not fetched because it is fresh does not count against it.
     "crawler.middlewares.SkipFreshLinksMiddleware": 560,
+    # Closest to the spider (above Scrapy's 1,000): every output of a long one (a sitemap of
+    # thousands of URLs) is timed, those the others drop included.
+    "crawler.middlewares.OutputSlicesMiddleware": 1100,
 }
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.PrivateAddressMiddleware": 50,

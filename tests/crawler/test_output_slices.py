@@ -87,11 +87,12 @@ def test_a_quick_output_passes_in_one_go():
     assert [count for count in seen_at if 0 < count < len(requests)] == []
 
 
-def test_the_crawl_times_its_outputs_closest_to_the_engine():
-    """Enabled in the project's settings, after every other spider middleware has handled the
-    output (Scrapy calls the lowest order last), so its slices include their work."""
+def test_the_crawl_times_every_output_of_its_spider():
+    """Enabled in the project's settings before every other spider middleware (Scrapy calls
+    the highest order first), so it sees the outputs the others drop too (past a site's
+    budget, the rest of a sitemap), and its slices include the work they do."""
     middlewares = get_project_settings().getdict("SPIDER_MIDDLEWARES")
     crawler = get_crawler(NewsSpider, settings_dict={"SPIDER_MIDDLEWARES": middlewares})
     manager = SpiderMiddlewareManager.from_crawler(crawler)
-    last = manager.methods["process_spider_output"][-1]
-    assert getattr(last, "__self__", None).__class__ is OutputSlicesMiddleware
+    first = manager.methods["process_spider_output"][0]
+    assert getattr(first, "__self__", None).__class__ is OutputSlicesMiddleware
