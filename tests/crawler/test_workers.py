@@ -4,6 +4,7 @@ takes too long given up without holding a worker."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import select
@@ -167,6 +168,20 @@ def test_workers_run_below_the_crawl_s_priority(pool):
     workers = [pid for pid in descendants(os.getpid()) if pid in pool._executor._processes]
     assert workers  # started on demand: one at least
     assert all(niceness(pid) > os.nice(0) for pid in workers)
+
+
+def test_the_pages_queued_for_the_workers_wait_whole_in_their_pipe(pool):
+    """A worker done with a page finds the next one whole in the pipe, rather than half written
+    while the crawl process's feeder thread waits for the GIL behind the reactor: the pipes to
+    the workers and back hold the pages queued ahead (one a worker and one more) at 200 KB,
+    a large news page, each (Linux's default pipe holds 64 KB)."""
+    asyncio.run(pool.analyze(request("/")))
+    executor = pool._executor
+    assert executor is not None
+    allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    wanted = min(allowed, (pool.processes + 1) * 200_000)
+    for queue in (executor._call_queue, executor._result_queue):
+        assert fcntl.fcntl(queue._writer.fileno(), fcntl.F_GETPIPE_SZ) >= wanted
 
 
 def test_workers_start_with_the_analysis_code_already_loaded(pool):
