@@ -7,7 +7,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from scrapy import Request
+from scrapy.core.scraper import Slot
 from scrapy.exceptions import CloseSpider
+from scrapy.http import HtmlResponse
+from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
@@ -257,6 +261,20 @@ def counted_pipeline(database_url, **settings):
     commits: list[int] = []
     event.listen(pipeline.engine, "commit", lambda connection: commits.append(1))
     return pipeline, commits
+
+
+def test_scrapy_takes_pages_while_a_batch_is_written_and_the_next_fills():
+    """A page stays in Scrapy's scraper, counted by its size, until its batch is committed.
+    With the project's settings the scraper still takes pages (Scrapy does not back out of
+    fetching) while a whole batch is being written, the next one is filling and three workers
+    each hold a page with four more queued for them, at 100 KB a page; with Scrapy's 5 MB it
+    backed out, and the workers waited for pages while PostgreSQL committed."""
+    settings = get_project_settings()
+    slot = Slot(settings.getint("SCRAPER_SLOT_MAX_ACTIVE_SIZE"))
+    for number in range(2 * settings.getint("ARCHIVE_WRITE_BATCH") + 3 + 4):
+        url = f"{BASE_URL}/news/{number}.html"
+        slot.add_response_request(HtmlResponse(url, body=b"x" * 100_000), Request(url))
+    assert not slot.needs_backout()
 
 
 def test_pages_arriving_one_by_one_are_written_together(database_url):
