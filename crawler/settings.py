@@ -151,7 +151,7 @@ CONCURRENT_ITEMS = 4
 # A page stays in Scrapy's scraper, counted by its size, until its batch is committed: the
 # scraper holds a batch being written, the next one filling and the pages at the workers, three
 # batches of 100 KB pages (Scrapy's 5 MB, about 55 generated pages, starved the workers while
-# PostgreSQL committed: 7-8% of the cores idle, docs/performance.md).
+# PostgreSQL committed: 7-9% of the cores idle, docs/performance.md).
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 3 * ARCHIVE_WRITE_BATCH * 100_000
 
 LOG_LEVEL = "INFO"

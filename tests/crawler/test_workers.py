@@ -18,7 +18,7 @@ import pytest
 
 from crawler.analysis import analyze_page
 from crawler.items import ARTICLE, LISTING, AnalysisRequest
-from crawler.workers import AnalysisPool, default_processes
+from crawler.workers import PIPE_MAX_SIZE, AnalysisPool, default_processes
 from tests.support.processes import descendants, niceness
 from tests.support.site_server import ARTICLES, DemoSite
 
@@ -178,7 +178,7 @@ def test_the_pages_queued_for_the_workers_wait_whole_in_their_pipe(pool):
     asyncio.run(pool.analyze(request("/")))
     executor = pool._executor
     assert executor is not None
-    allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    allowed = int(Path(PIPE_MAX_SIZE).read_text())
     wanted = min(allowed, (pool.processes + 1) * 200_000)
     for queue in (executor._call_queue, executor._result_queue):
         assert fcntl.fcntl(queue._writer.fileno(), fcntl.F_GETPIPE_SZ) >= wanted
