@@ -63,11 +63,20 @@ def declared_kind(tree: html.HtmlElement) -> str | None:
     return None
 
 
+# Where a page's own teasers are not: an article page's sidebar of "most read" stories, its
+# header and footer may list other articles as <article> elements.
+_TEASERS = (
+    ".//*[self::article or ((self::h2 or self::h3 or self::h4) and .//a)]"
+    "[not(ancestor::aside or ancestor::nav or ancestor::header or ancestor::footer)]"
+)
+
+
 def _teaser_count(body: html.HtmlElement) -> int:
-    """Count teasers: <article> elements, or headings that are links, as listings show them."""
-    articles = sum(1 for _ in body.iter("article"))
-    linked_headings = len(body.xpath(".//*[self::h2 or self::h3 or self::h4][.//a]"))
-    return max(articles, linked_headings)
+    """Count teasers: <article> elements, or headings that are links, as listings show them,
+    outside the page's asides, navigation, header and footer."""
+    teasers = body.xpath(_TEASERS)
+    articles = sum(1 for element in teasers if element.tag == "article")
+    return max(articles, len(teasers) - articles)
 
 
 def _inside_link(element: html.HtmlElement) -> bool:

@@ -48,6 +48,24 @@ def test_undeclared_long_text_page_is_an_article():
     assert classify_page(parse_html(page)) == ARTICLE
 
 
+def test_an_article_whose_sidebar_lists_other_stories_as_articles_is_an_article():
+    """An undeclared article page with a "most read" sidebar of <article> teasers, stories in
+    its header and footer: those teasers are not the page's own, as a listing's are."""
+    paragraphs = "".join(f"<p>{f'Sentence of the story number {i}. ' * 6}</p>" for i in range(5))
+    teasers = "".join(
+        f"<article class='teaser'><h3><a href='/news/{i}.html'>Story {i}</a></h3></article>"
+        for i in range(20)
+    )
+    page = (
+        f"<html><body><header><nav><h3><a href='/'>Home</a></h3></nav>{teasers}</header>"
+        f"<main><h1>Title</h1>{paragraphs}</main><aside><div>{teasers}</div></aside>"
+        f"<footer>{teasers}</footer></body></html>"
+    )
+    assert classify_page(parse_html(page)) == ARTICLE
+    listing = f"<html><body><main>{teasers}</main><aside>{paragraphs}</aside></body></html>"
+    assert classify_page(parse_html(listing)) == LISTING
+
+
 def test_page_declaring_a_collection_is_a_listing():
     page = (
         '<html><head><script type="application/ld+json">{"@type": "CollectionPage"}</script>'
