@@ -1,11 +1,15 @@
 """A generated news site of any size, served on 127.0.0.1: for shared-crawl tests and benchmarks.
 
 Its pages look like real ones: metadata and inline scripts in the head, a menu of about a
-hundred links, a ticker, a cookie notice, a sidebar of teasers with images, an advertisement
-and a "read also" box inside the text, share buttons, tags, related stories, comments and a
-footer of link columns around an article of 4 to 12 paragraphs: about 90 KB and 600 elements
-per page (real news pages: median 115 KB and 785 elements in ../shared/benchmarks), in three
-templates (an `<article>` page with JSON-LD, a div layout, a magazine layout with a figure).
+hundred links in nested drop-downs, a ticker, a cookie notice, a sidebar of teasers (the first
+with pictures), an advertisement and a "read also" box inside the text, links and emphasis in
+its paragraphs, share buttons, tags, related stories, comments and a footer of link columns,
+all in the nested containers of real layouts, around an article of 4 to 12 paragraphs. Against
+the 181 real news pages of ../shared/benchmarks (their medians, from
+`benchmarks/page_shapes.py`), an article page has 700 elements (real: 743), 204 div, span and
+section elements (178), a depth of 17 (16), 38 KB of attributes (44), 32 KB of script (32),
+10 KB of text (10), 160 links (135) and weighs 86 KB (112), in three templates (an
+`<article>` page with JSON-LD, a div layout, a magazine layout with a figure).
 Listings (`/`, `/page/2/`, ...) link 20 articles each and the next listing; robots.txt
 names a sitemap index whose sitemaps list every article (1,000 per sitemap), as real sites do
 (a crawl's depth limit would otherwise stop at the 25th listing). Every page is made
@@ -118,6 +122,7 @@ TOPICS = WORDS[:12]  # each section's menu lists its pages on these topics; tags
 PER_LISTING = 20
 PER_SITEMAP = 1000
 HOLD_TIMEOUT_SECONDS = 120
+SCRIPT_LINES = 210  # two inline scripts of about 16 KB: the real pages' median is 32 KB of script
 
 
 # An inline logo and share icons: real pages carry a few KB of SVG path data.
@@ -142,6 +147,29 @@ def _script(rng: random.Random, lines: int) -> str:
         f"slot:{rng.randrange(100)},path:'/{rng.choice(WORDS)}/{rng.choice(WORDS)}'}};"
         for _ in range(lines)
     )
+
+
+def _track(place: str, name: object) -> str:
+    """The analytics and layout attributes real sites put on their links."""
+    return (
+        f'data-track=\'{{"event":"click","category":"navigation","place":"{place}",'
+        f"\"label\":\"{name}\"}}' data-component='link' data-variant='default'"
+    )
+
+
+def _inline(text: str, rng: random.Random) -> str:
+    """A paragraph as real articles mark it up: none, one or two of its words a link (where the
+    word names a topic of the site) or an emphasis. In ../shared/benchmarks a third of the long
+    paragraphs hold such elements, half an element a paragraph."""
+    words = text.split(" ")
+    for at in rng.sample(range(len(words)), min(len(words), rng.randint(0, 2))):
+        word = words[at].rstrip(".").lower()
+        if word in TOPICS:
+            words[at] = f"<a href='/topics/{word}/'>{words[at]}</a>"
+        else:
+            tag = rng.choice(("strong", "em"))
+            words[at] = f"<{tag}>{words[at]}</{tag}>"
+    return " ".join(words)
 
 
 class NewsFarm:
@@ -242,41 +270,57 @@ class NewsFarm:
         rng = random.Random(self.seed * 104_729 + number)
         menu = "".join(
             f"<li class='c-menu__item c-menu__item--{section}'>"
-            f"<a class='c-menu__link' href='/{section}/'>{section.title()}</a>"
-            "<ul class='c-menu__sub'>"
+            f"<a class='c-menu__link' href='/{section}/' {_track('menu', section)}>"
+            "<span class='c-menu__label'>"
+            f"{section.title()}</span><i class='c-icon c-icon--chevron'></i></a>"
+            "<div class='c-menu__dropdown'><div class='c-menu__panel'><ul class='c-menu__sub'>"
             + "".join(
                 f"<li class='c-menu__subitem'><a class='c-menu__sublink' "
-                f"href='/{section}/{word}/'>{word.title()}</a></li>"
+                f"href='/{section}/{word}/' {_track('menu', word)}>{word.title()}</a></li>"
                 for word in TOPICS
             )
-            + "</ul></li>"
-            for i, section in enumerate(SECTIONS)
+            + "</ul></div></div></li>"
+            for section in SECTIONS
         )
         ticker = "".join(
-            f"<li><a href='{self.article_path(n)}'>{escape(self._title(n))}</a></li>"
+            f"<li class='c-ticker__item'><a href='{self.article_path(n)}'>"
+            f"<span class='c-headline'>{escape(self._title(n))}</span></a></li>"
             for n in rng.sample(range(self.articles), min(5, self.articles))
         )
+        # The first teasers of the sidebar have a picture, the rest are text.
         sidebar = "".join(
-            f"<li class='c-list__item'><a class='c-teaser c-teaser--small' "
-            f"href='{self.article_path(n)}'><img class='c-teaser__image' loading='lazy' "
-            f"src='/img/{n}-160.jpg' srcset='/img/{n}-160.jpg 160w, /img/{n}-320.jpg 320w' "
-            f"alt=''><span class='c-teaser__title'>{escape(self._title(n))}</span></a></li>"
-            for n in rng.sample(range(self.articles), min(20, self.articles))
+            f"<li class='c-list__item'><article class='c-teaser c-teaser--small'>"
+            f"<a class='c-teaser__link' href='{self.article_path(n)}' {_track('most-read', n)}>"
+            + (
+                "<div class='c-teaser__media'><div class='c-ratio c-ratio--16x9'><picture>"
+                f"<source type='image/webp' srcset='/img/{n}-160.webp 160w, /img/{n}-320.webp "
+                f"320w'><img class='c-teaser__image' loading='lazy' src='/img/{n}-160.jpg' "
+                f"srcset='/img/{n}-160.jpg 160w, /img/{n}-320.jpg 320w' alt=''></picture></div>"
+                "</div>"
+                if rank < 4
+                else f"<div class='c-teaser__rank'><span>{rank + 1}</span></div>"
+            )
+            + "<div class='c-teaser__body'><span class='c-teaser__title'>"
+            f"{escape(self._title(n))}</span></div></a></article></li>"
+            for rank, n in enumerate(rng.sample(range(self.articles), min(20, self.articles)))
         )
         latest = "".join(
-            f"<li class='c-latest__item'><a href='{self.article_path(n)}'><time>"
-            f"{self.published(n):%H:%M}</time><span>{escape(self._title(n))}</span></a></li>"
+            f"<li class='c-latest__item'><div class='c-latest__row'>"
+            f"<a href='{self.article_path(n)}' {_track('latest', n)}>"
+            f"<time>{self.published(n):%H:%M}</time>"
+            f"<span class='c-latest__title'>{escape(self._title(n))}</span></a></div></li>"
             for n in rng.sample(range(self.articles), min(15, self.articles))
         )
         footer = "".join(
-            "<div class='c-footer__column'><h4>"
+            "<div class='l-col l-col--3'><div class='c-footer__column'><h4><span>"
             + section.title()
-            + "</h4><ul>"
+            + "</span></h4><ul>"
             + "".join(
-                f"<li><a href='/{section}/{word}/'>{word.title()}</a></li>" for word in TOPICS[:9]
+                f"<li><a href='/{section}/{word}/' {_track('footer', word)}>{word.title()}</a></li>"
+                for word in TOPICS[:5]
             )
-            + "</ul></div>"
-            for i, section in enumerate(SECTIONS)
+            + "</ul></div></div>"
+            for section in SECTIONS
         )
         return (
             "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -287,29 +331,37 @@ class NewsFarm:
             "<meta name='twitter:card' content='summary_large_image'>"
             "<link rel='stylesheet' href='/static/main.css'>"
             "<link rel='alternate' type='application/rss+xml' href='/feed.xml'>"
-            f"{head}<script>{_script(rng, 350)}</script>"
+            f"{head}<script>{_script(rng, SCRIPT_LINES)}</script>"
             "<style>body{font-family:serif} .c-menu__item{display:inline}</style></head><body>"
+            "<div id='app' class='l-app'><div class='l-page'>"
             "<a class='u-skip-link' href='#main'>Skip to content</a>"
-            f"<header class='c-header'><a class='c-header__logo' href='/'>{LOGO}"
-            "<span>The Generated Times</span></a>"
+            "<header class='c-header'><div class='l-container'><div class='c-header__inner'>"
+            f"<div class='c-header__brand'><a class='c-header__logo' href='/'>{LOGO}"
+            "<span>The Generated Times</span></a></div>"
             f"<nav class='c-menu' aria-label='Sections'><ul class='c-menu__list'>{menu}</ul>"
-            "</nav><form class='c-search' action='/search'><input name='q' type='search'>"
-            "<button>Search</button></form></header>"
-            f"<div class='c-ticker'><strong>Latest</strong><ul>{ticker}</ul></div>"
+            "</nav><div class='c-header__tools'><form class='c-search' action='/search'>"
+            "<div class='c-search__field'><input name='q' type='search'>"
+            "<button><span>Search</span></button></div></form></div></div></div></header>"
+            "<div class='c-ticker'><div class='l-container'><div class='c-ticker__inner'>"
+            f"<strong>Latest</strong><ul class='c-ticker__list'>{ticker}</ul></div></div></div>"
             "<div class='cookie-consent'>We use cookies to measure our audience. "
             "<button>Accept</button></div>"
-            f"<div class='o-grid' id='main'><div class='o-grid__main'>{main}</div>"
-            "<aside class='o-grid__side'><div class='c-ad' id='ad-side'></div>"
-            f"<h3 class='c-list__heading'>Most read</h3><ul class='c-list'>{sidebar}</ul>"
-            f"<h3 class='c-latest__heading'>Latest</h3><ol class='c-latest'>{latest}</ol>"
-            "<div class='c-newsletter'><p>Subscribe to our newsletter for the news of the "
+            "<div class='l-container'><div class='o-grid' id='main'><div class='o-grid__main'>"
+            f"<div class='o-grid__inner'>{main}</div></div>"
+            "<aside class='o-grid__side'><div class='c-ad' id='ad-side'><div class='c-ad__slot'>"
+            "</div></div><div class='c-widget c-widget--most-read'><div class='c-widget__inner'>"
+            f"<h3 class='c-list__heading'>Most read</h3><ul class='c-list'>{sidebar}</ul></div>"
+            "</div><div class='c-widget c-widget--latest'><div class='c-widget__inner'>"
+            f"<h3 class='c-latest__heading'>Latest</h3><ol class='c-latest'>{latest}</ol></div>"
+            "</div><div class='c-newsletter'><p>Subscribe to our newsletter for the news of the "
             "week.</p><form><input type='email' name='email'><button>Sign up</button></form>"
-            "</div></aside></div>"
-            f"<footer class='c-footer'><div class='c-footer__columns'>{footer}</div>"
+            "</div></aside></div></div>"
+            "<footer class='c-footer'><div class='l-container'><div class='l-row'>"
+            f"{footer}</div><div class='c-footer__bottom'>"
             "<p>The Generated Times, 1 Harbour Street.</p><ul>"
             "<li><a href='/about/'>About us</a></li><li><a href='/contact/'>Contact</a></li>"
-            "<li><a href='/privacy/'>Privacy</a></li></ul></footer>"
-            f"<script>{_script(rng, 350)}</script></body></html>"
+            "<li><a href='/privacy/'>Privacy</a></li></ul></div></div></footer>"
+            f"</div></div><script>{_script(rng, SCRIPT_LINES)}</script></body></html>"
         )
 
     def _section(self, path: str) -> str:
@@ -350,7 +402,8 @@ class NewsFarm:
         rng = random.Random(self.seed * 15_485_863 + number)
         title = escape(self._title(number))
         when = self.published(number)
-        paragraphs = [f"<p>{escape(p)}</p>" for p in self._paragraphs(number)]
+        marks = random.Random(self.seed * 32_452_843 + number)
+        paragraphs = [f"<p>{_inline(escape(p), marks)}</p>" for p in self._paragraphs(number)]
         # An advertisement slot and a "read also" box inside the text, as most sites have.
         paragraphs.insert(
             2, f"<div class='c-ad c-ad--inline'><script>{_script(rng, 8)}</script></div>"
