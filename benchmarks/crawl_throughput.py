@@ -12,7 +12,8 @@ separate process on 127.0.0.1, with every page rendered before the clock starts,
   checkpoint, to show whether memory grows or speed falls as the archive grows; and how the
   CPU divides between the crawl process and its worker processes;
 - baseline (a): plain trafilatura extracting the same article pages in a loop on one core,
-  before the other runs and again after them (the ratios use the mean of the two);
+  before every run and after the last: each run's ratio is to the mean of the loops just
+  before and after it (the machine's speed drifts within minutes);
 - baseline (b): a bare Scrapy spider fetching the same pages and doing nothing with them;
 - ceilings (c) and (d): a Scrapy spider handing each page to a pool of processes (one per core
   and one more, as the crawl's workers) that extracts it with plain trafilatura (c), or with
@@ -21,6 +22,11 @@ separate process on 127.0.0.1, with every page rendered before the clock starts,
   nothing:
   what a crawl on this machine could reach with trafilatura, before parsing once, metadata,
   notices, dates and the archive.
+
+With --postgresql, the CPU the PostgreSQL server's processes on this machine used during the
+crawl is reported too: it runs on the same two cores. With --rounds N, the archive crawls run
+N times (SQLite, PostgreSQL, SQLite, ...), each against its own baseline, and the median ratio
+of each database is reported.
 
 Figures go to stdout as a table, with the machine's name, core count and the ratios.
 """
@@ -35,6 +41,7 @@ import os
 import platform
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,6 +86,16 @@ class Run:
     checkpoints: list[tuple[int, float, tuple[float, float, float]]] = field(default_factory=list)
     # CPU seconds of each process the crawl started (its fork server, workers), last read
     worker_cpu: dict[int, float] = field(default_factory=dict)
+    # CPU seconds of each process of a PostgreSQL server on this machine: at the start, last read
+    server_cpu_start: dict[int, float] = field(default_factory=dict)
+    server_cpu: dict[int, float] = field(default_factory=dict)
+    baseline: float = 0.0  # (a), pages a second: the mean of its loops just before and after
+
+    @property
+    def server_seconds(self) -> float:
+        return sum(
+            used - self.server_cpu_start.get(pid, 0.0) for pid, used in self.server_cpu.items()
+        )
 
     @property
     def rate(self) -> float:
@@ -165,6 +182,7 @@ def measure(
     `count` tells how many articles are archived so far, the memory of the crawl (its process
     and its worker processes) each time another `every` articles are in."""
     run = Run(name, pages, 0.0, 0.0, 0.0)
+    run.server_cpu_start = database_server_cpu_seconds()
     ours = set(children(os.getpid()))  # the site's server: not the run's
     used_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile() as errors:
@@ -179,6 +197,7 @@ def measure(
                     break
                 archived = count()
                 run.worker_cpu.update(workers_cpu_seconds(child.pid))
+                run.server_cpu.update(database_server_cpu_seconds())
                 if archived >= next_checkpoint:
                     elapsed = time.perf_counter() - started
                     run.checkpoints.append((archived, elapsed, crawl_memory_mb(child.pid)))
@@ -225,6 +244,34 @@ def workers_cpu_seconds(pid: int) -> dict[int, float]:
         try:
             used[worker] = cpu_seconds(worker)
         except FileNotFoundError:
+            continue
+    return used
+
+
+def empty_archive(database_url: str, folder: str, round_: int) -> str:
+    """A new SQLite archive for another round, or the PostgreSQL database emptied of the last
+    round's tables."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite:///{folder}/archive-{round_}.db"
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return database_url
+
+
+def database_server_cpu_seconds() -> dict[int, float]:
+    """The CPU seconds each process of a PostgreSQL server on this machine has used so far (its
+    backends end with their connections: read while the crawl runs). Empty without one."""
+    used = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                used[int(entry.name)] = cpu_seconds(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return used
 
@@ -349,6 +396,8 @@ def main() -> None:
     parser.add_argument("--real-pages", metavar="DIR", type=Path,
                         help="crawl the real pages of this article-extraction benchmark folder "
                              "instead of the generated site")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="crawl into each archive this many times, alternating")  # fmt: skip
     parser.add_argument("--copies", type=int, default=10,
                         help="with --real-pages: URLs each real page is served at")  # fmt: skip
     args = parser.parse_args()
@@ -370,16 +419,23 @@ def main() -> None:
         url_file.write_text("\n".join(article_urls))
 
         sample = article_urls[: args.baseline_pages]
+        # (a) before every run and after the last: this machine's speed drifts within minutes,
+        # so each run is compared with the loops just before and after it.
         trafilatura_rates = [trafilatura_loop(sample)]
 
-        runs.append(measure("(b) bare Scrapy fetch", len(article_urls),
-                            [sys.executable, "-c", BARE_SCRAPY, str(url_file)]))  # fmt: skip
+        def measured(run: Run) -> None:
+            trafilatura_rates.append(trafilatura_loop(sample))
+            run.baseline = (trafilatura_rates[-2] + trafilatura_rates[-1]) / 2
+            runs.append(run)
+
+        measured(measure("(b) bare Scrapy fetch", len(article_urls),
+                         [sys.executable, "-c", BARE_SCRAPY, str(url_file)]))  # fmt: skip
         ceilings = [("(c) Scrapy + plain trafilatura, all cores", "plain"),
                     ("(d) Scrapy + the crawl's trafilatura pass", "crawl")]  # fmt: skip
         for name, options in ceilings:
             command = [sys.executable, "-c", SCRAPY_TRAFILATURA, str(url_file), options,
                        str(default_processes())]  # fmt: skip
-            runs.append(measure(name, len(article_urls), command))
+            measured(measure(name, len(article_urls), command))
 
         databases = [("SQLite", f"sqlite:///{folder}/archive.db")]
         if args.postgresql:
@@ -387,14 +443,15 @@ def main() -> None:
         # The real pages, served out of their sites, link to pages this server does not have:
         # the crawl fetches the home page and the pages it lists, the pages the baselines get.
         same_pages = ["-s", "DEPTH_LIMIT=1"] if args.real_pages else []
-        for label, database in databases:
-            command = [*NEWSARCHIVE, "crawl", f"{base}/", "--db", database,
-                       "--no-progress", *LOCAL, *same_pages]  # fmt: skip
-            count = archived_articles(database)
-            runs.append(measure(f"newsarchive, {label}", args.articles, command, count=count,
-                                every=args.checkpoints))  # fmt: skip
-        # Once more at the end: this machine's speed drifts within minutes.
-        trafilatura_rates.append(trafilatura_loop(sample))
+        for round_ in range(args.rounds):
+            for label, database in databases:
+                if round_:
+                    database = empty_archive(database, folder, round_)
+                command = [*NEWSARCHIVE, "crawl", f"{base}/", "--db", database,
+                           "--no-progress", *LOCAL, *same_pages]  # fmt: skip
+                count = archived_articles(database)
+                measured(measure(f"newsarchive, {label}", args.articles, command, count=count,
+                                 every=args.checkpoints))  # fmt: skip
     server.terminate()
     trafilatura_rate = sum(trafilatura_rates) / len(trafilatura_rates)
 
@@ -403,17 +460,24 @@ def main() -> None:
           f"Python {platform.python_version()}")  # fmt: skip
     print(
         f"site: {site}, "
-        f"baseline (a): plain trafilatura.extract on {len(sample)} of them, one core: "
-        f"{trafilatura_rate:.1f} pages/s ({1000 / trafilatura_rate:.1f} ms/page), the mean of "
-        f"{trafilatura_rates[0]:.1f} before the runs and {trafilatura_rates[1]:.1f} after them"
+        f"baseline (a): plain trafilatura.extract on {len(sample)} of them, one core, before "
+        f"each run and after the last: {', '.join(f'{r:.1f}' for r in trafilatura_rates)} "
+        f"pages/s (mean {trafilatura_rate:.1f}, {1000 / trafilatura_rate:.1f} ms/page); each "
+        "run's ratio is to the mean of the loops just before and after it"
     )
     print()
     print(f"{'run':44} {'pages':>6} {'wall s':>8} {'pages/s':>8} {'CPU ms/page':>12} "
-          f"{'peak RSS MB':>12} {'x trafilatura':>14}")  # fmt: skip
+          f"{'peak RSS MB':>12} {'(a) pages/s':>12} {'x trafilatura':>14}")  # fmt: skip
     for run in runs:
         print(f"{run.name:44} {run.pages:6d} {run.wall:8.1f} {run.rate:8.1f} "
               f"{1000 * run.cpu / run.pages:12.1f} {run.peak_rss_mb:12.0f} "
-              f"{run.rate / trafilatura_rate:14.2f}")  # fmt: skip
+              f"{run.baseline:12.1f} {run.rate / run.baseline:14.2f}")  # fmt: skip
+    if args.rounds > 1:
+        for label, _ in databases:
+            ratios = sorted(r.rate / r.baseline for r in runs if r.name.endswith(label))
+            each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+            print(f"newsarchive, {label}: median {statistics.median(ratios):.2f}x trafilatura "
+                  f"over {len(ratios)} rounds ({each})")  # fmt: skip
     bare, ceiling = runs[0], runs[2]
     for run in runs[3:]:
         print(f"{run.name}: {bare.rate / run.rate:.1f}x slower than the bare Scrapy fetch, "
@@ -422,6 +486,10 @@ def main() -> None:
         print(f"  CPU a page: crawl process (reactor, writer, passing pages) "
               f"{1000 * (run.cpu - workers) / run.pages:.1f} ms, worker processes "
               f"{1000 * workers / run.pages:.1f} ms (read from /proc every 0.25 s)")  # fmt: skip
+        if "PostgreSQL" in run.name and run.server_cpu:
+            server_ms = 1000 * run.server_seconds / run.pages
+            print(f"  the PostgreSQL server, on the same cores: {server_ms:.1f} ms of CPU a page "
+                  "(its processes, read from /proc every 0.25 s)")  # fmt: skip
         before = (0, 0.0)
         for archived, elapsed, (own, workers, share) in run.checkpoints:
             rate = (archived - before[0]) / (elapsed - before[1])
