@@ -1,9 +1,11 @@
 """End-to-end crawl throughput on a generated news site, against two baselines, in one run.
 
     python benchmarks/crawl_throughput.py [--articles 5000] [--postgresql URL] [--checkpoints 1000]
+                                          [--rounds 3]
 
-Serves a generated site (tests/support/news_farm.py: three templates, about 90 KB pages) from a
-separate process on 127.0.0.1, with every page rendered before the clock starts, then measures:
+Serves a generated site (tests/support/news_farm.py: three templates, pages of about 86 KB
+shaped as real news pages, as benchmarks/page_shapes.py measures them) from a separate process
+on 127.0.0.1, with every page rendered before the clock starts, then measures:
 
 - newsarchive: `newsarchive crawl` of the whole site into a new SQLite archive (and into
   PostgreSQL with --postgresql): wall time, pages per second, CPU seconds per page (the crawl
