@@ -179,12 +179,14 @@ def measure(
     *,
     count: Callable[[], int] | None = None,
     every: int = 1000,
+    database_server: bool = False,
 ) -> Run:
     """Run `command` in a child process; return its wall time, CPU time and peak RSS, and, if
     `count` tells how many articles are archived so far, the memory of the crawl (its process
     and its worker processes) each time another `every` articles are in."""
     run = Run(name, pages, 0.0, 0.0, 0.0)
-    run.server_cpu_start = database_server_cpu_seconds()
+    if database_server:  # a PostgreSQL server on this machine: its CPU counts as the run's
+        run.server_cpu_start = database_server_cpu_seconds()
     ours = set(children(os.getpid()))  # the site's server: not the run's
     used_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile() as errors:
@@ -199,7 +201,8 @@ def measure(
                     break
                 archived = count()
                 run.worker_cpu.update(workers_cpu_seconds(child.pid))
-                run.server_cpu.update(database_server_cpu_seconds())
+                if database_server:
+                    run.server_cpu.update(database_server_cpu_seconds())
                 if archived >= next_checkpoint:
                     elapsed = time.perf_counter() - started
                     run.checkpoints.append((archived, elapsed, crawl_memory_mb(child.pid)))
@@ -453,7 +456,8 @@ def main() -> None:
                            "--no-progress", *LOCAL, *same_pages]  # fmt: skip
                 count = archived_articles(database)
                 measured(measure(f"newsarchive, {label}", args.articles, command, count=count,
-                                 every=args.checkpoints))  # fmt: skip
+                                 every=args.checkpoints,
+                                 database_server=label == "PostgreSQL"))  # fmt: skip
     server.terminate()
     trafilatura_rate = sum(trafilatura_rates) / len(trafilatura_rates)
 
@@ -488,7 +492,7 @@ def main() -> None:
         print(f"  CPU a page: crawl process (reactor, writer, passing pages) "
               f"{1000 * (run.cpu - workers) / run.pages:.1f} ms, worker processes "
               f"{1000 * workers / run.pages:.1f} ms (read from /proc every 0.25 s)")  # fmt: skip
-        if "PostgreSQL" in run.name and run.server_cpu:
+        if run.server_cpu:
             server_ms = 1000 * run.server_seconds / run.pages
             print(f"  the PostgreSQL server, on the same cores: {server_ms:.1f} ms of CPU a page "
                   "(its processes, read from /proc every 0.25 s)")  # fmt: skip

@@ -79,7 +79,7 @@ def main() -> None:
     if not files:
         raise SystemExit(f"no html/*.html.gz pages in {args.data}")
     real = [gzip.decompress(file.read_bytes()) for file in files]
-    farm = NewsFarm("http://news.example", max(args.pages, 20))
+    farm = NewsFarm("http://news.example", args.pages)
     generated = [farm.render(path)[2] for path in farm.article_paths()[: args.pages]]
     trafilatura.extract(real[0])  # its imports and caches, outside the timings
     shapes = {
