@@ -78,7 +78,15 @@ def _analyze(request: AnalysisRequest) -> PageAnalysis:
         )
         return PageAnalysis(kind=kind, article=article, rejection=reason)
     base = base_url(tree, request.url)
-    return PageAnalysis(kind=kind, links=page_links(tree, base), feeds=feed_links(tree, base))
+    links = page_links(tree, base)
+    next_pages = next_page_links(tree, base)  # `<link rel="next">` too, which is no `<a>`
+    known = set(links)
+    return PageAnalysis(
+        kind=kind,
+        links=(*links, *(url for url in next_pages if url not in known)),
+        next_pages=next_pages,
+        feeds=feed_links(tree, base),
+    )
 
 
 def base_url(tree: html.HtmlElement, url: str) -> str:
@@ -101,6 +109,18 @@ def page_links(tree: html.HtmlElement, base: str) -> tuple[str, ...]:
         found.setdefault(url.split("#", 1)[0], None)
         if len(found) >= MAX_LINKS:
             break
+    return tuple(found)
+
+
+def next_page_links(tree: html.HtmlElement, base: str) -> tuple[str, ...]:
+    """The links to the next page of a listing: `<a rel="next">` and `<link rel="next">` (rel
+    is a list of tokens; HTML's pagination markup)."""
+    found: dict[str, None] = {}
+    for link in tree.xpath("//a[@rel][@href] | //link[@rel][@href]"):
+        if "next" in link.get("rel").lower().split():
+            url = followable_url(link.get("href"), base)
+            if url is not None:
+                found.setdefault(url.split("#", 1)[0], None)
     return tuple(found)
 
 

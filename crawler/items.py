@@ -127,5 +127,7 @@ class PageAnalysis:
     article: ExtractedArticle | None = None
     rejection: str = ""  # why an article page gave no article
     links: tuple[str, ...] = ()
+    # Those of `links` that lead to the listing's next page (rel="next"): walked first.
+    next_pages: tuple[str, ...] = ()
     feeds: tuple[str, ...] = ()
     stored_body: StoredBody | None = None  # the raw body, compressed by the worker

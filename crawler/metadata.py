@@ -7,6 +7,7 @@ import bisect
 import itertools
 import json
 import re
+import weakref
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
@@ -110,8 +111,26 @@ class MarkedElements:
         return (self.elements[line] for line in lines)
 
 
+# The JSON-LD objects of the trees being read, found and parsed once a tree: classification,
+# the dates, the title and the breadcrumb each ask for them (five searches of the whole tree and
+# five parses of its scripts a page before, 0.25 ms of a generated page's 8).
+_JSON_LD: weakref.WeakKeyDictionary[html.HtmlElement, tuple[dict[str, Any], ...]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def json_ld_objects(tree: html.HtmlElement) -> list[dict[str, Any]]:
-    """Return every JSON-LD object of the page, `@graph` members included; bad JSON is skipped."""
+    """Return every JSON-LD object of the page, `@graph` members included; bad JSON is skipped.
+
+    Read once for each tree, as it is then: the readers of a page look at it before anything
+    (trafilatura's cleaning of its own copy aside) changes it."""
+    known = _JSON_LD.get(tree)
+    if known is None:
+        known = _JSON_LD[tree] = tuple(_read_json_ld(tree))
+    return list(known)
+
+
+def _read_json_ld(tree: html.HtmlElement) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for script in tree.xpath("//script[@type='application/ld+json']"):
         try:

@@ -27,6 +27,8 @@ import asyncio
 import contextlib
 import ctypes
 import fcntl
+import heapq
+import itertools
 import logging
 import math
 import multiprocessing
@@ -167,6 +169,14 @@ def worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def start_fork_server() -> None:
+    """Start the workers' fork server now, where workers are forked from one: it loads the
+    analysis code (trafilatura, lxml, htmldate) on another core while the crawl process loads
+    Scrapy and opens the crawl, rather than once the crawl has opened."""
+    if worker_context().get_start_method() == "forkserver":
+        multiprocessing.forkserver.ensure_running()
+
+
 def main_module_preload() -> list[str]:
     """The module that started this process, for the fork server to load too.
 
@@ -189,6 +199,44 @@ def main_module_preload() -> list[str]:
     return []  # python -c, an interactive session
 
 
+# Pages handed to the workers at once, per worker: a worker done with one page finds the next
+# waiting for it in the pipe, and the rest wait in the crawl process, where an urgent page can go
+# before them (rather than behind the 170 pages a crawl holds, in ProcessPoolExecutor's queue).
+PAGES_AT_WORKERS = 3
+
+
+class PageGate:
+    """Lets at most `limit` pages through at once; of the pages waiting, urgent ones first, then
+    in the order they came (asyncio, in the reactor's loop)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.through = 0
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    async def enter(self, *, urgent: bool = False) -> None:
+        if self.through < self.limit and not self._waiting:
+            self.through += 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (0 if urgent else 1, next(self._arrivals), turn))
+        try:
+            await turn  # `leave` hands its place over: `through` stays as it is
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.leave()  # given a place it will not use
+            raise
+
+    def leave(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():  # not cancelled while it waited
+                turn.set_result(None)
+                return
+        self.through -= 1
+
+
 class AnalysisPool:
     """Worker processes analysing pages; shared by every crawl of the process.
 
@@ -208,6 +256,7 @@ class AnalysisPool:
         self._submitted = 0  # pages given to the pool in use
         self._in_flight = 0  # pages given to the workers and not yet back
         self._context = worker_context()
+        self._gate = PageGate(max(processes, 1) * PAGES_AT_WORKERS)
         if processes > 0 and self._context.get_start_method() == "forkserver":
             # Started now, as the crawl opens: it loads the analysis code while Scrapy sets up
             # and fetches robots.txt and the start pages, rather than once the first page
@@ -237,10 +286,18 @@ class AnalysisPool:
         its alarm cannot reach runs into it."""
         return self.timeout * (math.ceil((ahead + 1) / self.processes) + 1) + BACKSTOP_GRACE
 
-    async def analyze(self, request: AnalysisRequest) -> PageAnalysis:
-        """Analyse the page in a worker; never raises for the page's sake."""
+    async def analyze(self, request: AnalysisRequest, *, urgent: bool = False) -> PageAnalysis:
+        """Analyse the page in a worker; never raises for the page's sake. An `urgent` page
+        (the next page of a listing) goes before the pages waiting for a worker."""
         if self.processes <= 0:
             return _reported(request, analyze_page(request))
+        await self._gate.enter(urgent=urgent)
+        try:
+            return await self._analyze(request)
+        finally:
+            self._gate.leave()
+
+    async def _analyze(self, request: AnalysisRequest) -> PageAnalysis:
         for _ in range(2):
             executor = self._pool()
             future = asyncio.get_running_loop().run_in_executor(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -87,3 +88,28 @@ def test_a_listing_with_a_malformed_link_keeps_its_other_links():
     assert analysis.kind == LISTING
     assert analysis.rejection == ""
     assert list(analysis.links) == [f"http://news.example/news/story-{i}.html" for i in range(12)]
+
+
+def test_a_listing_s_links_to_its_next_page_are_told_apart_and_followed():
+    """Pagination is marked with rel="next" (a token among others, any case), on a link or on
+    a `<link>` of the head, which is no `<a>` but is followed too."""
+    teasers = "".join(f'<article><h2><a href="/news/story-{i}.html">Story {i}</a></h2>'
+                      f"<p>{'Teaser words. ' * 5}</p></article>" for i in range(4))  # fmt: skip
+    page = (
+        '<html><head><link rel="next" href="/page/2/"><link rel="stylesheet" href="/s.css">'
+        f"</head><body>{teasers}"
+        '<a rel="Next nofollow" href="/page/2/#top">Older</a> <a rel="prev" href="/page/0/">'
+        'Newer</a> <a rel="nofollow" href="/page/9/">Archive</a></body></html>'
+    )
+    request = AnalysisRequest(text=page, url="http://news.example/page/1/",
+                              fetched_at=datetime.now(UTC), min_text_chars=200)  # fmt: skip
+    analysis = analyze_page(request)
+    assert analysis.kind == LISTING
+    assert analysis.next_pages == ("http://news.example/page/2/",)
+    assert "http://news.example/page/2/" in analysis.links
+    assert "http://news.example/page/0/" in analysis.links  # followed, not the next page
+
+    head_only = page.replace('<a rel="Next nofollow" href="/page/2/#top">Older</a>', "")
+    analysis = analyze_page(replace(request, text=head_only))
+    assert analysis.next_pages == ("http://news.example/page/2/",)
+    assert analysis.links[-1] == "http://news.example/page/2/"  # from the head's <link>

@@ -18,7 +18,13 @@ import pytest
 
 from crawler.analysis import analyze_page
 from crawler.items import ARTICLE, LISTING, AnalysisRequest
-from crawler.workers import PIPE_MAX_SIZE, AnalysisPool, default_processes
+from crawler.workers import (
+    PAGES_AT_WORKERS,
+    PIPE_MAX_SIZE,
+    AnalysisPool,
+    PageGate,
+    default_processes,
+)
 from tests.support.processes import descendants, niceness
 from tests.support.site_server import ARTICLES, DemoSite
 
@@ -271,3 +277,78 @@ def test_the_default_pool_has_a_worker_per_core_the_crawl_may_use_and_one_more()
         assert default_processes() == 2
     finally:
         os.sched_setaffinity(0, allowed)
+
+
+def test_the_gate_lets_through_its_limit_and_an_urgent_page_before_those_waiting():
+    gate = PageGate(limit=2)
+    through: list[str] = []
+    most = 0
+
+    async def page(name: str, urgent: bool = False) -> None:
+        nonlocal most
+        await gate.enter(urgent=urgent)
+        through.append(name)
+        most = max(most, gate.through)
+        await asyncio.sleep(0)
+        gate.leave()
+
+    async def pages() -> None:
+        await gate.enter()  # two pages at the workers already
+        await gate.enter()
+        waiting = [asyncio.ensure_future(page(name)) for name in ("a", "b", "c")]
+        waiting.append(asyncio.ensure_future(page("next page", urgent=True)))
+        await asyncio.sleep(0)  # all four wait
+        assert through == []
+        gate.leave()
+        gate.leave()
+        await asyncio.gather(*waiting)
+
+    asyncio.run(pages())
+    assert through == ["next page", "a", "b", "c"]
+    assert most == 2
+    assert gate.through == 0
+
+
+def test_a_page_cancelled_while_it_waits_for_the_gate_takes_no_place():
+    gate = PageGate(limit=1)
+
+    async def cancelled_then_next() -> tuple[int, bool, bool]:
+        await gate.enter()
+        given_up = asyncio.ensure_future(gate.enter())
+        handed_over = asyncio.ensure_future(gate.enter())
+        later = asyncio.ensure_future(gate.enter())
+        await asyncio.sleep(0)
+        given_up.cancel()  # cancelled while it waits
+        gate.leave()  # the place goes to the next one waiting...
+        handed_over.cancel()  # ...cancelled before it could take it: it passes it on
+        await asyncio.sleep(0)
+        await asyncio.wait_for(later, 5)
+        return gate.through, given_up.cancelled(), handed_over.cancelled()
+
+    assert asyncio.run(cancelled_then_next()) == (1, True, True)
+
+
+def test_the_next_page_of_a_listing_is_analysed_before_the_pages_waiting_for_a_worker():
+    """Each page of a pagination is found on the one before: in the executor's queue, behind
+    the pages a crawl holds (170 at once), each step waited a second and the walk was left for
+    the end of the crawl, one page at a time."""
+    workers = AnalysisPool(processes=1, timeout=60)
+    article = request(f"/news/{ARTICLES[0].slug}.html")
+    finished: list[str] = []
+
+    async def analysed(name: str, urgent: bool = False) -> None:
+        await workers.analyze(article, urgent=urgent)
+        finished.append(name)
+
+    async def pages() -> None:
+        queued = [asyncio.ensure_future(analysed(f"page {i}")) for i in range(12)]
+        await asyncio.sleep(0)  # the first pages are at the worker, the others wait
+        await asyncio.wait_for(asyncio.gather(*queued, analysed("next page", urgent=True)), 120)
+
+    try:
+        asyncio.run(pages())
+    finally:
+        workers.close()
+    assert len(finished) == 13
+    # Behind the pages handed to the worker before it came, ahead of all the others.
+    assert finished.index("next page") == PAGES_AT_WORKERS

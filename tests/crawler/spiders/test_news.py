@@ -9,7 +9,7 @@ from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
 from crawler.items import ARTICLE, ERROR, FEED, LISTING, ROBOTS, SITEMAP, PageItem
-from crawler.spiders.news import InvalidSpiderArgument, NewsSpider
+from crawler.spiders.news import NEXT_PAGE_PRIORITY, InvalidSpiderArgument, NewsSpider
 from tests.support.responses import BASE_URL, site_response
 from tests.support.site_server import ARTICLES
 
@@ -79,6 +79,16 @@ def test_home_page_is_a_listing_whose_links_and_pagination_are_followed():
     assert f"{BASE_URL}/feed.xml" in urls
     assert f"{BASE_URL}/news/{ARTICLES[0].slug}.html" in urls
     assert f"{BASE_URL}/section/local/" in urls
+
+
+def test_a_listing_s_next_page_is_asked_for_before_the_pages_already_waiting():
+    """Each page of a pagination is found on the page before it: at the default priority each
+    step waited behind every request queued before it, and the walk was left for the end."""
+    _, requests = split(make_spider().parse_page(site_response("/")))
+    priorities = {request.url: request.priority for request in requests}
+    assert priorities.pop(f"{BASE_URL}/?page=2") == NEXT_PAGE_PRIORITY > 0
+    assert set(priorities.values()) == {0}
+    assert f"{BASE_URL}/news/{ARTICLES[0].slug}.html" in priorities
 
 
 def test_a_link_already_followed_is_not_asked_for_again():
