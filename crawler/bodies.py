@@ -84,7 +84,8 @@ def repair_body(tree: html.HtmlElement, body: str) -> str:
     matched = [
         (element, line_of[key])
         for element in tree.iter(*BLOCK_TAGS)
-        if (key := _key(element.text_content())) in line_of
+        # A key is no longer than its text: a menu item's or a caption's never is one of them.
+        if len(text := element.text_content()) >= MIN_MATCH_CHARS and (key := _key(text)) in line_of
     ]
     lines, matched = keep_one_article(tree, lines, matched)
     return "\n".join(merge_split_body(tree, lines, matched))
