@@ -169,11 +169,12 @@ def worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def start_fork_server() -> None:
-    """Start the workers' fork server now, where workers are forked from one: it loads the
-    analysis code (trafilatura, lxml, htmldate) on another core while the crawl process loads
-    Scrapy and opens the crawl, rather than once the crawl has opened."""
-    if worker_context().get_start_method() == "forkserver":
+def start_fork_server(context: multiprocessing.context.BaseContext | None = None) -> None:
+    """Start the workers' fork server now, where workers are forked from one (`context`, by
+    default `worker_context()`): it loads the analysis code (trafilatura, lxml, htmldate) on
+    another core while the crawl process loads Scrapy and opens the crawl. Returns at once;
+    does nothing if the server runs already."""
+    if (context or worker_context()).get_start_method() == "forkserver":
         multiprocessing.forkserver.ensure_running()
 
 
@@ -257,11 +258,11 @@ class AnalysisPool:
         self._in_flight = 0  # pages given to the workers and not yet back
         self._context = worker_context()
         self._gate = PageGate(max(processes, 1) * PAGES_AT_WORKERS)
-        if processes > 0 and self._context.get_start_method() == "forkserver":
-            # Started now, as the crawl opens: it loads the analysis code while Scrapy sets up
-            # and fetches robots.txt and the start pages, rather than once the first page
-            # waits for a worker (ensure_running returns at once, and does nothing if running).
-            multiprocessing.forkserver.ensure_running()
+        if processes > 0:
+            # Started by `newsarchive crawl` already (then this does nothing); a crawl started
+            # otherwise (`scrapy crawl`, scrapyd) starts it as it opens, not once the first page
+            # waits for a worker.
+            start_fork_server(self._context)
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is not None and self._submitted >= self.pages_per_worker * self.processes:
